@@ -1,0 +1,111 @@
+//! Everything one process needs, built once from the configuration: store, providers, throttle, today.
+
+use crate::calendar::YearCalendar;
+use crate::config::Config;
+use crate::domain::Target;
+use crate::providers::Provider;
+use crate::providers::classroom::ClassroomProvider;
+use crate::providers::graph::GraphProvider;
+use crate::remote::Remote;
+use crate::retry::RetryPolicy;
+use crate::store::Store;
+use crate::throttle::Throttle;
+use anyhow::Context;
+use chrono::NaiveDate;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The shared context of commands, jobs and the worker.
+pub struct App {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub teams: Option<Arc<dyn Provider>>,
+    pub classroom: Option<Arc<dyn Provider>>,
+    pub throttle: Arc<Throttle>,
+    /// The date every calendar rule uses (`--today`, or today in Europe/London).
+    pub today: NaiveDate,
+    pub retry: RetryPolicy,
+}
+
+impl App {
+    pub async fn new(config: Config, today: NaiveDate) -> anyhow::Result<Arc<App>> {
+        let store = crate::store::open(&config.database_url)
+            .await
+            .with_context(|| format!("opening {}", config.database_url))?;
+        App::with_store(config, today, store)
+    }
+
+    pub fn with_store(
+        config: Config,
+        today: NaiveDate,
+        store: Arc<dyn Store>,
+    ) -> anyhow::Result<Arc<App>> {
+        let throttle = Arc::new(Throttle::new(
+            config.microsoft.as_ref().map(|m| &m.limits),
+            config.google.as_ref().map(|g| &g.limits),
+        ));
+        let retry = RetryPolicy::new(
+            config.worker.retry_initial_seconds,
+            config.worker.retry_max_seconds,
+        );
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("class-sync/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(20))
+            .pool_max_idle_per_host(config.worker.concurrency.max(8))
+            .build()
+            .context("building the HTTP client")?;
+        let remote = Arc::new(Remote::new(
+            http.clone(),
+            throttle.clone(),
+            retry,
+            config.worker.call_attempts,
+            Duration::from_secs_f64(config.worker.request_timeout_seconds),
+        ));
+        let teams: Option<Arc<dyn Provider>> = match &config.microsoft {
+            Some(m) => Some(Arc::new(
+                GraphProvider::new(m, remote.clone(), http.clone())
+                    .map_err(|e| anyhow::anyhow!("[microsoft]: {e}"))?,
+            )),
+            None => None,
+        };
+        let classroom: Option<Arc<dyn Provider>> = match &config.google {
+            Some(g) => Some(Arc::new(
+                ClassroomProvider::new(g, remote.clone(), http)
+                    .map_err(|e| anyhow::anyhow!("[google] service_account_key_file: {e}"))?,
+            )),
+            None => None,
+        };
+        Ok(Arc::new(App {
+            config,
+            store,
+            teams,
+            classroom,
+            throttle,
+            today,
+            retry,
+        }))
+    }
+
+    pub fn provider(&self, target: Target) -> Option<&Arc<dyn Provider>> {
+        match target {
+            Target::Teams => self.teams.as_ref(),
+            Target::Classroom => self.classroom.as_ref(),
+        }
+    }
+
+    pub fn year(&self, name: &str) -> Option<&YearCalendar> {
+        self.config.year(name)
+    }
+
+    pub fn now_ms() -> i64 {
+        chrono::Utc::now().timestamp_millis()
+    }
+}
+
+/// Today in Europe/London, the portal's and the schools' calendar.
+pub fn today_in_london() -> NaiveDate {
+    chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::London)
+        .date_naive()
+}

@@ -1,0 +1,232 @@
+//! What one job does to one link: reconcile (create + roster), archive, restore.
+//!
+//! Architecture Invariant: every job re-reads the link and the calendar when it runs, so a job queued
+//! before a restore, the cutoff or a withdrawal does nothing it should no longer do. A restored
+//! (MIS-unlinked) link is touched only by its restore job.
+
+use crate::app::App;
+use crate::calendar::{HeldBack, mis_work_allowed};
+use crate::error::{ErrorKind, ProviderError};
+use crate::link::LinkState;
+use crate::roster::{Role, Roster, diff};
+use crate::store::{Job, JobKind, Link, StoreError};
+
+/// Why a job did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("{0}")]
+    Provider(#[from] ProviderError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl JobError {
+    /// Throttling, transient faults and the store are worth another attempt; the rest is not.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            JobError::Provider(e) => e.kind.is_retryable(),
+            JobError::Store(_) => true,
+            JobError::Permanent(_) => false,
+        }
+    }
+}
+
+/// What a finished job reports for summaries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobOutcome {
+    Done,
+    Skipped(&'static str),
+}
+
+pub async fn run(app: &App, job: &Job) -> Result<JobOutcome, JobError> {
+    let Some(mut link) = app.store.link(&job.group_id, job.target).await? else {
+        return Ok(JobOutcome::Skipped("link no longer exists"));
+    };
+    match job.kind {
+        JobKind::Reconcile => reconcile(app, &mut link).await,
+        JobKind::Archive => archive(app, &mut link).await,
+        JobKind::Restore => restore(app, &mut link).await,
+    }
+}
+
+/// Records a permanent failure on the link, with the service's code and message.
+pub async fn mark_failed(app: &App, job: &Job, error: &str) -> Result<(), StoreError> {
+    if let Some(mut link) = app.store.link(&job.group_id, job.target).await? {
+        link.state = LinkState::Failed;
+        link.last_error = Some(format!("{}: {error}", job.kind.as_str()));
+        app.store.save_link(&link).await?;
+    }
+    Ok(())
+}
+
+fn provider<'a>(
+    app: &'a App,
+    link: &Link,
+) -> Result<&'a std::sync::Arc<dyn crate::providers::Provider>, JobError> {
+    app.provider(link.target).ok_or_else(|| {
+        JobError::Permanent(format!(
+            "no [{}] provider is configured",
+            config_table(link.target)
+        ))
+    })
+}
+
+fn config_table(t: crate::domain::Target) -> &'static str {
+    match t {
+        crate::domain::Target::Teams => "microsoft",
+        crate::domain::Target::Classroom => "google",
+    }
+}
+
+async fn reconcile(app: &App, link: &mut Link) -> Result<JobOutcome, JobError> {
+    let Some(stored) = app.store.group(&link.group_id).await? else {
+        return Ok(JobOutcome::Skipped("group unknown"));
+    };
+    if stored.withdrawn {
+        return Ok(JobOutcome::Skipped("group withdrawn"));
+    }
+    let group = stored.group;
+    let Some(cal) = app.year(&group.academic_year) else {
+        return Err(JobError::Permanent(format!(
+            "no [[years]] entry for {} in the config",
+            group.academic_year
+        )));
+    };
+    let exists = link.remote_id.is_some() && link.state != LinkState::Pending;
+    match mis_work_allowed(cal, app.today, link.mis_linked, exists) {
+        Ok(()) => {}
+        Err(HeldBack::Cutoff) => {
+            if link.managed != group.roster() && exists {
+                link.held_changes = true;
+                app.store.save_link(link).await?;
+            }
+            return Ok(JobOutcome::Skipped(HeldBack::Cutoff.as_str()));
+        }
+        Err(held) => return Ok(JobOutcome::Skipped(held.as_str())),
+    }
+    let provider = provider(app, link)?;
+
+    if !exists || link.state == LinkState::Failed {
+        match provider.find_or_create(&group).await {
+            Ok(created) => {
+                link.remote_id = Some(created.remote_id);
+                link.state = if created.archived {
+                    LinkState::Archived
+                } else {
+                    LinkState::Active
+                };
+                link.last_error = None;
+                // Saved at once: a crash from here on resumes with the remote id known.
+                app.store.save_link(link).await?;
+            }
+            Err(e) if e.code == "NoOwnerAccount" => {
+                // Not a failure of the group: it waits for a teacher's account, retried on later runs.
+                link.state = LinkState::Pending;
+                link.missing_accounts = group.teachers.clone();
+                link.last_error = Some(e.to_string());
+                app.store.save_link(link).await?;
+                return Ok(JobOutcome::Skipped("waiting for a teacher account"));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if link.state == LinkState::Archived {
+        return Ok(JobOutcome::Skipped("archived: roster left as it is"));
+    }
+    let remote_id = link
+        .remote_id
+        .clone()
+        .ok_or_else(|| JobError::Permanent("link has no remote id".into()))?;
+    let remote = provider.roster(&remote_id).await?;
+    if remote.archived {
+        link.state = LinkState::Archived;
+        app.store.save_link(link).await?;
+        return Ok(JobOutcome::Skipped(
+            "archived remotely: roster left as it is",
+        ));
+    }
+    let desired = group.roster();
+    // Only people MIS names now or class-sync added before are ever touched.
+    let known = |e: &String| desired.role_of(e).is_some() || link.managed.role_of(e).is_some();
+    let current = Roster::new(
+        remote
+            .members
+            .iter()
+            .filter(|m| m.role == Role::Teacher && known(&m.email))
+            .map(|m| m.email.clone()),
+        remote
+            .members
+            .iter()
+            .filter(|m| m.role == Role::Learner && known(&m.email))
+            .map(|m| m.email.clone()),
+    );
+    let steps = diff(&desired, &current);
+    let applied = provider.apply(&remote_id, &steps, &remote).await?;
+    let missing: std::collections::BTreeSet<&String> = applied.missing_accounts.iter().collect();
+    link.managed = Roster::new(
+        desired
+            .teachers
+            .iter()
+            .filter(|e| !missing.contains(e))
+            .cloned(),
+        desired
+            .learners
+            .iter()
+            .filter(|e| !missing.contains(e))
+            .cloned(),
+    );
+    link.missing_accounts = applied.missing_accounts;
+    link.state = LinkState::Active;
+    link.last_sync = Some(App::now_ms());
+    link.last_error = None;
+    link.held_changes = false;
+    app.store.save_link(link).await?;
+    Ok(JobOutcome::Done)
+}
+
+async fn archive(app: &App, link: &mut Link) -> Result<JobOutcome, JobError> {
+    if !link.mis_linked {
+        return Ok(JobOutcome::Skipped(
+            "restored (MIS-unlinked): never archived again",
+        ));
+    }
+    if link.state == LinkState::Archived {
+        return Ok(JobOutcome::Skipped("already archived"));
+    }
+    let Some(remote_id) = link.remote_id.clone() else {
+        return Ok(JobOutcome::Skipped("never created"));
+    };
+    provider(app, link)?.archive(&remote_id).await?;
+    link.state = LinkState::Archived;
+    link.last_error = None;
+    app.store.save_link(link).await?;
+    Ok(JobOutcome::Done)
+}
+
+async fn restore(app: &App, link: &mut Link) -> Result<JobOutcome, JobError> {
+    if link.state == LinkState::Restored {
+        return Ok(JobOutcome::Skipped("already restored"));
+    }
+    let Some(remote_id) = link.remote_id.clone() else {
+        return Err(JobError::Permanent(
+            "the link was never created: nothing to restore".into(),
+        ));
+    };
+    match provider(app, link)?.unarchive(&remote_id).await {
+        Ok(()) => {}
+        Err(e) if e.kind == ErrorKind::NotFound => {
+            return Err(JobError::Permanent(format!(
+                "the {} no longer exists: {e}",
+                link.target
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    link.state = LinkState::Restored;
+    link.mis_linked = false;
+    link.last_error = None;
+    app.store.save_link(link).await?;
+    Ok(JobOutcome::Done)
+}

@@ -1,0 +1,190 @@
+//! The roster diff: what to add and remove so a team/course matches MIS, in a safe order.
+//!
+//! Architecture Invariant: owners first. A new teacher is added before an old one is removed, and
+//! the last teacher is never removed, so a team is never without an owner (Graph refuses to archive
+//! an ownerless team, and Classroom refuses to remove a course's owner).
+
+use std::collections::BTreeSet;
+
+/// Teachers and learners by (lower-case) email.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Roster {
+    pub teachers: BTreeSet<String>,
+    pub learners: BTreeSet<String>,
+}
+
+impl Roster {
+    pub fn new(
+        teachers: impl IntoIterator<Item = String>,
+        learners: impl IntoIterator<Item = String>,
+    ) -> Self {
+        let teachers: BTreeSet<String> = teachers.into_iter().collect();
+        // Someone listed as both is a teacher: the stronger role wins.
+        let learners = learners
+            .into_iter()
+            .filter(|l| !teachers.contains(l))
+            .collect();
+        Roster { teachers, learners }
+    }
+
+    pub fn role_of(&self, email: &str) -> Option<Role> {
+        if self.teachers.contains(email) {
+            Some(Role::Teacher)
+        } else if self.learners.contains(email) {
+            Some(Role::Learner)
+        } else {
+            None
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.teachers.len() + self.learners.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A member's role: a teacher owns the team / teaches the course; a learner is a member / student.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Role {
+    Teacher,
+    Learner,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Teacher => "teacher",
+            Role::Learner => "learner",
+        }
+    }
+}
+
+/// One step of applying a roster change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RosterStep {
+    Add(Role, String),
+    Remove(Role, String),
+}
+
+/// The steps that take `current` to `desired`, owners first:
+/// 1. learners who become teachers stop being learners (never leaves a team ownerless);
+/// 2. new teachers are added;
+/// 3. old teachers are removed, unless that would leave no teacher at all;
+/// 4. new learners are added;
+/// 5. old learners are removed.
+pub fn diff(desired: &Roster, current: &Roster) -> Vec<RosterStep> {
+    let mut steps = Vec::new();
+    for promoted in desired.teachers.intersection(&current.learners) {
+        steps.push(RosterStep::Remove(Role::Learner, promoted.clone()));
+    }
+    for added in desired.teachers.difference(&current.teachers) {
+        steps.push(RosterStep::Add(Role::Teacher, added.clone()));
+    }
+    if !desired.teachers.is_empty() {
+        for removed in current.teachers.difference(&desired.teachers) {
+            steps.push(RosterStep::Remove(Role::Teacher, removed.clone()));
+        }
+    }
+    for added in desired.learners.difference(&current.learners) {
+        steps.push(RosterStep::Add(Role::Learner, added.clone()));
+    }
+    for removed in current.learners.difference(&desired.learners) {
+        if !desired.teachers.contains(removed) {
+            steps.push(RosterStep::Remove(Role::Learner, removed.clone()));
+        }
+    }
+    steps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use RosterStep::*;
+
+    fn roster(t: &[&str], l: &[&str]) -> Roster {
+        Roster::new(
+            t.iter().map(|s| s.to_string()),
+            l.iter().map(|s| s.to_string()),
+        )
+    }
+
+    fn check(desired: Roster, current: Roster, expected: &[RosterStep]) {
+        assert_eq!(diff(&desired, &current), expected);
+    }
+
+    #[test]
+    fn nothing_to_do_when_equal() {
+        check(
+            roster(&["t"], &["a", "b"]),
+            roster(&["t"], &["a", "b"]),
+            &[],
+        );
+    }
+
+    #[test]
+    fn creation_adds_everyone_teachers_first() {
+        check(
+            roster(&["t"], &["a", "b"]),
+            Roster::default(),
+            &[
+                Add(Role::Teacher, "t".into()),
+                Add(Role::Learner, "a".into()),
+                Add(Role::Learner, "b".into()),
+            ],
+        );
+    }
+
+    #[test]
+    fn teacher_swap_adds_the_new_owner_before_removing_the_old() {
+        check(
+            roster(&["new"], &["a"]),
+            roster(&["old"], &["a"]),
+            &[
+                Add(Role::Teacher, "new".into()),
+                Remove(Role::Teacher, "old".into()),
+            ],
+        );
+    }
+
+    #[test]
+    fn the_last_teacher_is_never_removed() {
+        check(roster(&[], &["a"]), roster(&["old"], &["a"]), &[]);
+    }
+
+    #[test]
+    fn learner_changes() {
+        check(
+            roster(&["t"], &["a", "c"]),
+            roster(&["t"], &["a", "b"]),
+            &[
+                Add(Role::Learner, "c".into()),
+                Remove(Role::Learner, "b".into()),
+            ],
+        );
+    }
+
+    #[test]
+    fn role_changes_keep_an_owner_throughout() {
+        // A learner promoted to teacher while the old teacher becomes a learner.
+        check(
+            roster(&["a"], &["t"]),
+            roster(&["t"], &["a"]),
+            &[
+                Remove(Role::Learner, "a".into()),
+                Add(Role::Teacher, "a".into()),
+                Remove(Role::Teacher, "t".into()),
+                Add(Role::Learner, "t".into()),
+            ],
+        );
+    }
+
+    #[test]
+    fn listed_twice_means_teacher() {
+        let r = roster(&["t"], &["t", "a"]);
+        assert_eq!(r.role_of("t"), Some(Role::Teacher));
+        assert_eq!(r.learners.len(), 1);
+    }
+}

@@ -1,0 +1,251 @@
+//! The durable store behind a narrow trait: schools, groups, links, jobs, audit log, runs.
+//!
+//! Architecture Invariant: callers never see SQL; a snapshot import is one transaction (nothing is
+//! half-applied); a job is claimed by one worker at a time, under a lease that another worker may
+//! take over once it expires; jobs of one link never run at the same time.
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use crate::domain::{Group, School, Snapshot, Target};
+use crate::link::LinkState;
+use crate::roster::Roster;
+use serde::Serialize;
+use std::fmt;
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is damaged: {0}")]
+    Corrupt(String),
+}
+
+/// One group × one target, as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Link {
+    pub group_id: String,
+    pub target: Target,
+    pub state: LinkState,
+    pub remote_id: Option<String>,
+    pub mis_linked: bool,
+    /// The members class-sync itself put there; only they are ever removed.
+    pub managed: Roster,
+    pub missing_accounts: Vec<String>,
+    pub last_sync: Option<i64>,
+    pub last_error: Option<String>,
+    /// MIS changes arrived after the cutoff: recorded, not applied.
+    pub held_changes: bool,
+}
+
+/// A group with the flags the store keeps beside it.
+#[derive(Clone, Debug)]
+pub struct StoredGroup {
+    pub group: Group,
+    pub withdrawn: bool,
+}
+
+/// What an import changed, by group id.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ImportApplied {
+    pub added: Vec<String>,
+    pub changed: Vec<String>,
+    pub unchanged: Vec<String>,
+    pub withdrawn: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobKind {
+    Reconcile,
+    Archive,
+    Restore,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Reconcile => "reconcile",
+            JobKind::Archive => "archive",
+            JobKind::Restore => "restore",
+        }
+    }
+
+    pub fn parse(s: &str) -> StoreResult<JobKind> {
+        Ok(match s {
+            "reconcile" => JobKind::Reconcile,
+            "archive" => JobKind::Archive,
+            "restore" => JobKind::Restore,
+            other => return Err(StoreError::Corrupt(format!("job kind `{other}`"))),
+        })
+    }
+}
+
+/// Priority lanes: when the quota has room, the highest waiting lane goes first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Lane {
+    Nightly = 0,
+    Mis = 1,
+    Operator = 2,
+    Restore = 3,
+}
+
+impl Lane {
+    pub fn from_i64(v: i64) -> Lane {
+        match v {
+            3 => Lane::Restore,
+            2 => Lane::Operator,
+            1 => Lane::Mis,
+            _ => Lane::Nightly,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lane::Nightly => "nightly",
+            Lane::Mis => "mis",
+            Lane::Operator => "operator",
+            Lane::Restore => "restore",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobState {
+    Queued,
+    Running,
+    Done,
+    Failed,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Done => "done",
+            JobState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> StoreResult<JobState> {
+        Ok(match s {
+            "queued" => JobState::Queued,
+            "running" => JobState::Running,
+            "done" => JobState::Done,
+            "failed" => JobState::Failed,
+            other => return Err(StoreError::Corrupt(format!("job state `{other}`"))),
+        })
+    }
+}
+
+impl fmt::Display for JobState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A job to enqueue.
+#[derive(Clone, Debug)]
+pub struct NewJob {
+    pub kind: JobKind,
+    pub group_id: String,
+    pub target: Target,
+    pub lane: Lane,
+    pub requested_by: Option<String>,
+    pub max_attempts: u32,
+}
+
+/// A stored job.
+#[derive(Clone, Debug, Serialize)]
+pub struct Job {
+    pub id: i64,
+    pub kind: JobKind,
+    pub group_id: String,
+    pub target: Target,
+    pub lane: Lane,
+    pub state: JobState,
+    pub attempts: u32,
+    pub max_attempts: u32,
+    pub last_error: Option<String>,
+    pub requested_by: Option<String>,
+}
+
+/// How a claimed job ended.
+#[derive(Clone, Debug)]
+pub enum JobEnd {
+    Done,
+    Retry { run_at: i64, error: String },
+    Failed { error: String },
+}
+
+/// One audit line.
+#[derive(Clone, Debug, Serialize)]
+pub struct AuditEntry {
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub group_id: Option<String>,
+    pub target: Option<String>,
+    pub outcome: String,
+    pub detail: String,
+}
+
+/// A recorded run of the nightly job.
+#[derive(Clone, Debug, Serialize)]
+pub struct Run {
+    pub id: i64,
+    pub kind: String,
+    pub today: String,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    pub summary: String,
+    pub ok: Option<bool>,
+}
+
+/// The store seam. SQLite today; PostgreSQL (several workers) implements the same trait later.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync {
+    /// Applies a validated snapshot in one transaction; creates a pending link for every group × target.
+    async fn import_snapshot(&self, snapshot: &Snapshot) -> StoreResult<ImportApplied>;
+    /// Adds or replaces one group of a known school (the API's PUT); true when it changed.
+    async fn put_group(&self, group: &Group) -> StoreResult<Option<bool>>;
+    async fn school(&self, id: &str) -> StoreResult<Option<School>>;
+    async fn school_ids(&self) -> StoreResult<Vec<String>>;
+    async fn group(&self, id: &str) -> StoreResult<Option<StoredGroup>>;
+    async fn groups(&self) -> StoreResult<Vec<StoredGroup>>;
+    async fn link(&self, group_id: &str, target: Target) -> StoreResult<Option<Link>>;
+    async fn links_of(&self, group_id: &str) -> StoreResult<Vec<Link>>;
+    async fn all_links(&self) -> StoreResult<Vec<Link>>;
+    async fn save_link(&self, link: &Link) -> StoreResult<()>;
+
+    /// Enqueues unless an equal job is already waiting (a restore: waiting or running); returns
+    /// the job's id and whether it is new.
+    async fn enqueue(&self, job: &NewJob, now_ms: i64) -> StoreResult<(i64, bool)>;
+    /// Takes the next runnable job (highest lane first), leasing it until `now + lease`.
+    async fn claim(&self, worker: &str, now_ms: i64, lease_ms: i64) -> StoreResult<Option<Job>>;
+    async fn extend_lease(&self, job_id: i64, worker: &str, until_ms: i64) -> StoreResult<()>;
+    async fn finish(&self, job_id: i64, end: &JobEnd, now_ms: i64) -> StoreResult<()>;
+    async fn job(&self, id: i64) -> StoreResult<Option<Job>>;
+    /// Jobs queued or running (leased), and the earliest time a queued one may run.
+    async fn pending_work(&self) -> StoreResult<(u64, Option<i64>)>;
+    /// (kind, state, count) over all jobs.
+    async fn job_counts(&self) -> StoreResult<Vec<(String, String, u64)>>;
+
+    async fn audit(&self, entry: &AuditEntry) -> StoreResult<()>;
+    async fn audit_log(&self, limit: u32) -> StoreResult<Vec<AuditEntry>>;
+    async fn start_run(&self, kind: &str, today: &str, now_ms: i64) -> StoreResult<i64>;
+    async fn finish_run(&self, id: i64, summary: &str, ok: bool, now_ms: i64) -> StoreResult<()>;
+    async fn last_run(&self, kind: &str, only_ok: bool) -> StoreResult<Option<Run>>;
+}
+
+/// Opens the store named by `database_url` and brings its schema up to date.
+pub async fn open(database_url: &str) -> StoreResult<std::sync::Arc<dyn Store>> {
+    Ok(std::sync::Arc::new(SqliteStore::open(database_url).await?))
+}

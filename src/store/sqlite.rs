@@ -1,0 +1,522 @@
+//! The SQLite store (sqlx, embedded migrations). The embedded default: one file, no server.
+//!
+//! SQLite has no `SKIP LOCKED`: a claim is one `UPDATE … RETURNING` inside a `BEGIN IMMEDIATE`
+//! transaction, which serialises claimers on the database's write lock.
+
+use super::*;
+use crate::domain::Group;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Row, SqlitePool};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("plain data serialises")
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> StoreResult<T> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct RosterJson {
+    teachers: Vec<String>,
+    learners: Vec<String>,
+}
+
+impl SqliteStore {
+    pub async fn open(url: &str) -> StoreResult<SqliteStore> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(30))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+
+    fn group_from(row: &SqliteRow) -> StoreResult<StoredGroup> {
+        let targets: Vec<Target> = parse_json(row.get::<&str, _>("targets"), "group targets")?;
+        Ok(StoredGroup {
+            group: Group {
+                id: row.get("id"),
+                school: row.get("school_id"),
+                academic_year: row.get("academic_year"),
+                name: row.get("name"),
+                year_group: row.get("year_group"),
+                subject: row.get("subject"),
+                targets,
+                teachers: parse_json(row.get::<&str, _>("teachers"), "group teachers")?,
+                learners: parse_json(row.get::<&str, _>("learners"), "group learners")?,
+            },
+            withdrawn: row.get::<i64, _>("withdrawn") != 0,
+        })
+    }
+
+    fn link_from(row: &SqliteRow) -> StoreResult<Link> {
+        let managed: RosterJson = parse_json(row.get::<&str, _>("managed"), "link managed roster")?;
+        Ok(Link {
+            group_id: row.get("group_id"),
+            target: row
+                .get::<&str, _>("target")
+                .parse()
+                .map_err(StoreError::Corrupt)?,
+            state: row
+                .get::<&str, _>("state")
+                .parse()
+                .map_err(StoreError::Corrupt)?,
+            remote_id: row.get("remote_id"),
+            mis_linked: row.get::<i64, _>("mis_linked") != 0,
+            managed: Roster::new(managed.teachers, managed.learners),
+            missing_accounts: parse_json(
+                row.get::<&str, _>("missing_accounts"),
+                "link missing accounts",
+            )?,
+            last_sync: row.get("last_sync"),
+            last_error: row.get("last_error"),
+            held_changes: row.get::<i64, _>("held_changes") != 0,
+        })
+    }
+
+    fn job_from(row: &SqliteRow) -> StoreResult<Job> {
+        Ok(Job {
+            id: row.get("id"),
+            kind: JobKind::parse(row.get("kind"))?,
+            group_id: row.get("group_id"),
+            target: row
+                .get::<&str, _>("target")
+                .parse()
+                .map_err(StoreError::Corrupt)?,
+            lane: Lane::from_i64(row.get("lane")),
+            state: JobState::parse(row.get("state"))?,
+            attempts: row.get::<i64, _>("attempts") as u32,
+            max_attempts: row.get::<i64, _>("max_attempts") as u32,
+            last_error: row.get("last_error"),
+            requested_by: row.get("requested_by"),
+        })
+    }
+
+    /// Writes one group inside `tx`; returns None if unchanged, Some(true) if new, Some(false) if changed.
+    async fn upsert_group(
+        tx: &mut sqlx::SqliteConnection,
+        g: &Group,
+        now: i64,
+    ) -> StoreResult<Option<bool>> {
+        let existing = sqlx::query("SELECT * FROM groups WHERE id = ?1")
+            .bind(&g.id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let outcome = match &existing {
+            None => Some(true),
+            Some(row) => {
+                let old = Self::group_from(row)?;
+                if old.group == *g && !old.withdrawn {
+                    None
+                } else {
+                    Some(false)
+                }
+            }
+        };
+        if outcome.is_some() {
+            sqlx::query(
+                "INSERT INTO groups (id, school_id, academic_year, name, year_group, subject, targets, teachers, learners, withdrawn, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, ?10)
+                 ON CONFLICT(id) DO UPDATE SET school_id = excluded.school_id, academic_year = excluded.academic_year,
+                   name = excluded.name, year_group = excluded.year_group, subject = excluded.subject, targets = excluded.targets,
+                   teachers = excluded.teachers, learners = excluded.learners, withdrawn = 0, updated_at = excluded.updated_at",
+            )
+            .bind(&g.id)
+            .bind(&g.school)
+            .bind(&g.academic_year)
+            .bind(&g.name)
+            .bind(g.year_group)
+            .bind(&g.subject)
+            .bind(json(&g.targets))
+            .bind(json(&g.teachers))
+            .bind(json(&g.learners))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for t in &g.targets {
+            sqlx::query("INSERT OR IGNORE INTO links (group_id, target, state, updated_at) VALUES (?1, ?2, 'pending', ?3)")
+                .bind(&g.id)
+                .bind(t.as_str())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(outcome)
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for SqliteStore {
+    async fn import_snapshot(&self, snapshot: &Snapshot) -> StoreResult<ImportApplied> {
+        let now = now_ms();
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut applied = ImportApplied::default();
+        for s in &snapshot.schools {
+            sqlx::query(
+                "INSERT INTO schools (id, name, admins, updated_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(id) DO UPDATE SET name = excluded.name, admins = excluded.admins, updated_at = excluded.updated_at",
+            )
+            .bind(&s.id)
+            .bind(&s.name)
+            .bind(json(&s.admins))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for g in &snapshot.groups {
+            match Self::upsert_group(&mut tx, g, now).await? {
+                Some(true) => applied.added.push(g.id.clone()),
+                Some(false) => applied.changed.push(g.id.clone()),
+                None => applied.unchanged.push(g.id.clone()),
+            }
+        }
+        // A snapshot is the full state of the schools it lists: their other groups are withdrawn.
+        let present: std::collections::HashSet<&str> =
+            snapshot.groups.iter().map(|g| g.id.as_str()).collect();
+        for s in &snapshot.schools {
+            let rows = sqlx::query("SELECT id FROM groups WHERE school_id = ?1 AND withdrawn = 0")
+                .bind(&s.id)
+                .fetch_all(&mut *tx)
+                .await?;
+            for row in rows {
+                let id: String = row.get("id");
+                if !present.contains(id.as_str()) {
+                    sqlx::query("UPDATE groups SET withdrawn = 1, updated_at = ?2 WHERE id = ?1")
+                        .bind(&id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    applied.withdrawn.push(id);
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(applied)
+    }
+
+    async fn put_group(&self, group: &Group) -> StoreResult<Option<bool>> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let outcome = Self::upsert_group(&mut tx, group, now_ms()).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn school(&self, id: &str) -> StoreResult<Option<School>> {
+        let row = sqlx::query("SELECT * FROM schools WHERE id = ?1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(School {
+                id: r.get("id"),
+                name: r.get("name"),
+                admins: parse_json(r.get::<&str, _>("admins"), "school admins")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn school_ids(&self) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query("SELECT id FROM schools ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(|r| r.get("id")).collect())
+    }
+
+    async fn group(&self, id: &str) -> StoreResult<Option<StoredGroup>> {
+        let row = sqlx::query("SELECT * FROM groups WHERE id = ?1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(Self::group_from).transpose()
+    }
+
+    async fn groups(&self) -> StoreResult<Vec<StoredGroup>> {
+        let rows = sqlx::query("SELECT * FROM groups ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(Self::group_from).collect()
+    }
+
+    async fn link(&self, group_id: &str, target: Target) -> StoreResult<Option<Link>> {
+        let row = sqlx::query("SELECT * FROM links WHERE group_id = ?1 AND target = ?2")
+            .bind(group_id)
+            .bind(target.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(Self::link_from).transpose()
+    }
+
+    async fn links_of(&self, group_id: &str) -> StoreResult<Vec<Link>> {
+        let rows = sqlx::query("SELECT * FROM links WHERE group_id = ?1 ORDER BY target")
+            .bind(group_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(Self::link_from).collect()
+    }
+
+    async fn all_links(&self) -> StoreResult<Vec<Link>> {
+        let rows = sqlx::query("SELECT * FROM links ORDER BY group_id, target")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(Self::link_from).collect()
+    }
+
+    /// Never turns `mis_linked` back on: a restore granted while a job held a stale copy wins.
+    async fn save_link(&self, l: &Link) -> StoreResult<()> {
+        let managed = RosterJson {
+            teachers: l.managed.teachers.iter().cloned().collect(),
+            learners: l.managed.learners.iter().cloned().collect(),
+        };
+        sqlx::query(
+            "UPDATE links SET state = ?3, remote_id = ?4, mis_linked = MIN(mis_linked, ?5), managed = ?6, missing_accounts = ?7,
+               last_sync = ?8, last_error = ?9, held_changes = ?10, updated_at = ?11
+             WHERE group_id = ?1 AND target = ?2",
+        )
+        .bind(&l.group_id)
+        .bind(l.target.as_str())
+        .bind(l.state.as_str())
+        .bind(&l.remote_id)
+        .bind(l.mis_linked as i64)
+        .bind(json(&managed))
+        .bind(json(&l.missing_accounts))
+        .bind(l.last_sync)
+        .bind(&l.last_error)
+        .bind(l.held_changes as i64)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn enqueue(&self, job: &NewJob, now: i64) -> StoreResult<(i64, bool)> {
+        let key = format!(
+            "{}:{}:{}",
+            job.kind.as_str(),
+            job.target.as_str(),
+            job.group_id
+        );
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        // A reconcile already running may have read the group before this change: only a waiting
+        // one absorbs it. A restore absorbs any restore not yet finished (one pending restore per link).
+        let live_states = if job.kind == JobKind::Restore {
+            "('queued','running')"
+        } else {
+            "('queued')"
+        };
+        let sql = format!(
+            "SELECT id, lane FROM jobs WHERE dedup_key = ?1 AND state IN {live_states} ORDER BY id LIMIT 1"
+        );
+        let existing = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&key)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(row) = existing {
+            let id: i64 = row.get("id");
+            // A more urgent request lifts the waiting job into its lane.
+            sqlx::query("UPDATE jobs SET lane = MAX(lane, ?2) WHERE id = ?1 AND state = 'queued'")
+                .bind(id)
+                .bind(job.lane as i64)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            return Ok((id, false));
+        }
+        let row = sqlx::query(
+            "INSERT INTO jobs (kind, group_id, target, lane, state, attempts, max_attempts, run_at, requested_by, dedup_key, created_at)
+             VALUES (?1, ?2, ?3, ?4, 'queued', 0, ?5, ?6, ?7, ?8, ?6) RETURNING id",
+        )
+        .bind(job.kind.as_str())
+        .bind(&job.group_id)
+        .bind(job.target.as_str())
+        .bind(job.lane as i64)
+        .bind(job.max_attempts as i64)
+        .bind(now)
+        .bind(&job.requested_by)
+        .bind(&key)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok((row.get("id"), true))
+    }
+
+    async fn claim(&self, worker: &str, now: i64, lease_ms: i64) -> StoreResult<Option<Job>> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let row = sqlx::query(
+            "UPDATE jobs SET state = 'running', locked_by = ?1, lease_until = ?2 + ?3, attempts = attempts + 1
+             WHERE id = (
+               SELECT j.id FROM jobs j
+               WHERE ((j.state = 'queued' AND j.run_at <= ?2) OR (j.state = 'running' AND j.lease_until < ?2))
+                 AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.state = 'running' AND r.lease_until >= ?2
+                                 AND r.group_id = j.group_id AND r.target = j.target AND r.id <> j.id)
+               ORDER BY j.lane DESC, j.run_at, j.id LIMIT 1)
+             RETURNING *",
+        )
+        .bind(worker)
+        .bind(now)
+        .bind(lease_ms)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        row.as_ref().map(Self::job_from).transpose()
+    }
+
+    async fn extend_lease(&self, job_id: i64, worker: &str, until: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE jobs SET lease_until = ?3 WHERE id = ?1 AND locked_by = ?2 AND state = 'running'")
+            .bind(job_id)
+            .bind(worker)
+            .bind(until)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn finish(&self, job_id: i64, end: &JobEnd, now: i64) -> StoreResult<()> {
+        let q = match end {
+            JobEnd::Done => sqlx::query("UPDATE jobs SET state = 'done', finished_at = ?2, lease_until = NULL, last_error = NULL WHERE id = ?1")
+                .bind(job_id)
+                .bind(now),
+            JobEnd::Retry { run_at, error } => {
+                sqlx::query("UPDATE jobs SET state = 'queued', run_at = ?2, lease_until = NULL, locked_by = NULL, last_error = ?3 WHERE id = ?1")
+                    .bind(job_id)
+                    .bind(*run_at)
+                    .bind(error.clone())
+            }
+            JobEnd::Failed { error } => {
+                sqlx::query("UPDATE jobs SET state = 'failed', finished_at = ?2, lease_until = NULL, last_error = ?3 WHERE id = ?1")
+                    .bind(job_id)
+                    .bind(now)
+                    .bind(error.clone())
+            }
+        };
+        q.execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn job(&self, id: i64) -> StoreResult<Option<Job>> {
+        let row = sqlx::query("SELECT * FROM jobs WHERE id = ?1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(Self::job_from).transpose()
+    }
+
+    async fn pending_work(&self) -> StoreResult<(u64, Option<i64>)> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, MIN(CASE WHEN state = 'queued' THEN run_at ELSE lease_until END) AS next
+             FROM jobs WHERE state IN ('queued', 'running')",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.get::<i64, _>("n") as u64, row.get("next")))
+    }
+
+    async fn job_counts(&self) -> StoreResult<Vec<(String, String, u64)>> {
+        let rows = sqlx::query(
+            "SELECT kind, state, COUNT(*) AS n FROM jobs GROUP BY kind, state ORDER BY kind, state",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get("kind"), r.get("state"), r.get::<i64, _>("n") as u64))
+            .collect())
+    }
+
+    async fn audit(&self, e: &AuditEntry) -> StoreResult<()> {
+        sqlx::query("INSERT INTO audit (at, actor, action, group_id, target, outcome, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+            .bind(e.at)
+            .bind(&e.actor)
+            .bind(&e.action)
+            .bind(&e.group_id)
+            .bind(&e.target)
+            .bind(&e.outcome)
+            .bind(&e.detail)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn audit_log(&self, limit: u32) -> StoreResult<Vec<AuditEntry>> {
+        let rows = sqlx::query("SELECT * FROM audit ORDER BY id DESC LIMIT ?1")
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| AuditEntry {
+                at: r.get("at"),
+                actor: r.get("actor"),
+                action: r.get("action"),
+                group_id: r.get("group_id"),
+                target: r.get("target"),
+                outcome: r.get("outcome"),
+                detail: r.get("detail"),
+            })
+            .collect())
+    }
+
+    async fn start_run(&self, kind: &str, today: &str, now: i64) -> StoreResult<i64> {
+        let row = sqlx::query(
+            "INSERT INTO runs (kind, today, started_at) VALUES (?1, ?2, ?3) RETURNING id",
+        )
+        .bind(kind)
+        .bind(today)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.get("id"))
+    }
+
+    async fn finish_run(&self, id: i64, summary: &str, ok: bool, now: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE runs SET finished_at = ?2, summary = ?3, ok = ?4 WHERE id = ?1")
+            .bind(id)
+            .bind(now)
+            .bind(summary)
+            .bind(ok as i64)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn last_run(&self, kind: &str, only_ok: bool) -> StoreResult<Option<Run>> {
+        let sql = if only_ok {
+            "SELECT * FROM runs WHERE kind = ?1 AND ok = 1 ORDER BY id DESC LIMIT 1"
+        } else {
+            "SELECT * FROM runs WHERE kind = ?1 ORDER BY id DESC LIMIT 1"
+        };
+        let row = sqlx::query(sql)
+            .bind(kind)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| Run {
+            id: r.get("id"),
+            kind: r.get("kind"),
+            today: r.get("today"),
+            started_at: r.get("started_at"),
+            finished_at: r.get("finished_at"),
+            summary: r.get("summary"),
+            ok: r.get::<Option<i64>, _>("ok").map(|v| v != 0),
+        }))
+    }
+}

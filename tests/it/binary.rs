@@ -1,0 +1,239 @@
+//! The binary as operators run it: exit statuses, error messages, nothing half-applied.
+
+use crate::support::TestApp;
+use class_sync::demo::{accounts, sample_snapshot};
+
+fn snapshot_json(snap: &class_sync::domain::Snapshot) -> String {
+    serde_json::to_string_pretty(
+        &serde_json::json!({ "schools": snap.schools, "groups": snap.groups }),
+    )
+    .unwrap()
+}
+
+fn text(out: &[u8]) -> String {
+    String::from_utf8_lossy(out).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_snapshot_lists_every_problem_and_stores_nothing() {
+    let app = TestApp::start().await;
+    let path = app.dir.path().join("bad.json");
+    std::fs::write(
+        &path,
+        r#"{
+  "schools": [{"id": "6612001", "name": "Ysgol", "admins": ["admin@hwbcymru.net"]}],
+  "groups": [
+    {"id": "ok-1", "school": "6612001", "academic_year": "2025-26", "name": "Fine", "targets": ["teams"],
+     "teachers": ["t@hwbcymru.net"], "learners": []},
+    {"id": "bad id!", "school": "6612001", "academic_year": "2025-26", "name": "X", "targets": ["teams"],
+     "teachers": ["t@hwbcymru.net"], "learners": ["not-an-email"]},
+    {"id": "bad-2", "school": "9999999", "academic_year": "2031-32", "name": "Y", "targets": ["zoom"],
+     "teachers": [], "learners": []}
+  ]
+}"#,
+    )
+    .unwrap();
+    let out = app.bin("2025-09-01", &["import", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    for needle in [
+        "bad.json:6: /groups/1/id",
+        "/groups/1/learners/0",
+        "/groups/2/school",
+        "/groups/2/academic_year",
+        "/groups/2/targets",
+    ] {
+        assert!(err.contains(needle), "stderr should name {needle}:\n{err}");
+    }
+    // Nothing stored, not even the valid group.
+    let status = app.bin("2025-09-01", &["status", "ok-1", "--json"]);
+    assert_eq!(status.status.code(), Some(5));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_exit_statuses_and_status_json() {
+    let app = TestApp::start().await;
+    let snap = sample_snapshot();
+    app.mocks
+        .add_users(accounts(&snap).iter().map(String::as_str));
+    let path = app.dir.path().join("ump.json");
+    std::fs::write(&path, snapshot_json(&snap)).unwrap();
+    let out = app.bin("2025-09-01", &["import", path.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("4 added"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let g = &snap.groups[0].id;
+    // Not archived yet: conflict.
+    let out = app.bin(
+        "2025-10-01",
+        &[
+            "restore",
+            g,
+            "--target",
+            "teams",
+            "--as",
+            "jonesa12@hwbcymru.net",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    let out = app.bin("2026-09-01", &["nightly"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    // A learner: forbidden, nothing changed.
+    let out = app.bin(
+        "2026-09-02",
+        &[
+            "restore",
+            g,
+            "--target",
+            "teams",
+            "--as",
+            "plentyn5.01@hwbcymru.net",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(app.team(g).is_archived);
+    let out = app.bin(
+        "2026-09-02",
+        &[
+            "restore",
+            "nope",
+            "--target",
+            "teams",
+            "--as",
+            "jonesa12@hwbcymru.net",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(5));
+    let out = app.bin(
+        "2026-09-02",
+        &[
+            "restore",
+            g,
+            "--target",
+            "teams",
+            "--as",
+            "jonesa12@hwbcymru.net",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!app.team(g).is_archived);
+
+    let out = app.bin("2026-09-02", &["status", g, "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let doc: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("status --json is JSON");
+    assert_eq!(doc["group"], g.as_str());
+    let teams = doc["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["target"] == "teams")
+        .unwrap();
+    assert_eq!(teams["state"], "restored");
+    assert_eq!(teams["mis_linked"], false);
+    assert!(teams["remote_id"].is_string());
+    let classroom = doc["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["target"] == "classroom")
+        .unwrap();
+    assert_eq!(classroom["state"], "archived");
+
+    let out = app.bin("2026-09-02", &["status"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stdout).contains("2025-26"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn a_config_problem_names_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("class-sync.toml");
+    std::fs::write(&path, "[worker]\nconcurrency = 0\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_class-sync"))
+        .arg("--config")
+        .arg(&path)
+        .args(["status"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("class-sync.toml:2: worker.concurrency"),
+        "{err}"
+    );
+}
+
+#[test]
+fn archive_before_its_date_needs_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("class-sync.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "database_url = \"sqlite://{}\"\n[[years]]\nname = \"2025-26\"\nnew_groups_from = \"2025-08-28\"\nmis_sync_cutoff = \"2026-06-01\"\narchive_on = \"2026-09-01\"\n",
+            dir.path().join("db.sqlite").display()
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_class-sync"))
+            .arg("--config")
+            .arg(&path)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert_eq!(
+        run(&["--today", "2026-08-01", "archive", "--year", "2025-26"])
+            .status
+            .code(),
+        Some(4)
+    );
+    assert_eq!(
+        run(&[
+            "--today",
+            "2026-08-01",
+            "archive",
+            "--year",
+            "2025-26",
+            "--dry-run"
+        ])
+        .status
+        .code(),
+        Some(0)
+    );
+    assert_eq!(
+        run(&[
+            "--today",
+            "2026-08-01",
+            "archive",
+            "--year",
+            "2025-26",
+            "--force"
+        ])
+        .status
+        .code(),
+        Some(0)
+    );
+}

@@ -1,0 +1,7 @@
+//! The one integration-test binary: each module drives the library or the binary against the mocks.
+
+mod binary;
+mod exact_requests;
+mod mock_contract;
+mod support;
+mod year;
