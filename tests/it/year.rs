@@ -212,7 +212,7 @@ async fn a_whole_year_for_two_schools() {
         matches!(again, Err(RestoreRefusal::Conflict(_))),
         "{again:?}"
     );
-    let doc = class_sync::status::group_document(&app.on("2026-09-02").await, &maths)
+    let doc = class_sync::status::group_document(&*app.on("2026-09-02").await, &maths)
         .await
         .unwrap()
         .unwrap();

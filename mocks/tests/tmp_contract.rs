@@ -1,0 +1,2 @@
+#[path = "../../tests/it/mock_contract.rs"]
+mod mock_contract;
