@@ -405,11 +405,7 @@ impl Checker {
             }
             Ok(year) => {
                 let year = year.to_string();
-                if ctx
-                    .configured_years
-                    .iter()
-                    .any(|configured| *configured == year)
-                {
+                if ctx.configured_years.contains(&year) {
                     Some(year)
                 } else {
                     self.report(
@@ -946,9 +942,12 @@ mod tests {
         lines.join("\n")
     }
 
-    /// Asserts that `text` is refused with exactly these problems: (pointer, line, part of the message).
+    /// One expected problem: pointer, line, part of the message.
+    type Expected<'a> = (&'a str, usize, &'a str);
+
+    /// Asserts that `text` is refused with exactly these problems, in this order.
     #[track_caller]
-    fn check(text: &str, expected: &[(&str, usize, &str)]) {
+    fn check(text: &str, expected: &[Expected]) {
         let years = years();
         let problems = match parse_snapshot(text, &ctx(&years)) {
             Ok(snapshot) => panic!("expected problems {expected:?}, but it parsed: {snapshot:?}"),
@@ -1148,71 +1147,20 @@ mod tests {
         let school =
             |json: &str| format!("{{\n  \"groups\": [], \"schools\": [\n    {json}\n  ]\n}}");
         let long_id = "9".repeat(101);
-        let cases: &[(String, &[(&str, usize, &str)])] = &[
-            (
-                school("7"),
-                &[("/schools/0", 3, "expected a school object, found a number")],
-            ),
-            (
-                school(r#"{"id": "66 12", "name": "Y"}"#),
-                &[("/schools/0/id", 3, "contains a space")],
-            ),
-            (
-                school(r#"{"id": "", "name": "Y"}"#),
-                &[("/schools/0/id", 3, "the id is empty")],
-            ),
-            (
-                school(&format!(r#"{{"id": "{long_id}", "name": "Y"}}"#)),
-                &[("/schools/0/id", 3, "at most 100")],
-            ),
-            (
-                school(r#"{"id": 6612001, "name": "Y"}"#),
-                &[(
-                    "/schools/0/id",
-                    3,
-                    "expected a string (an id), found a number",
-                )],
-            ),
-            (
-                school(r#"{"name": "Y"}"#),
-                &[("/schools/0/id", 3, "required field is missing")],
-            ),
-            (
-                school(r#"{"id": "6612001"}"#),
-                &[("/schools/0/name", 3, "required field is missing")],
-            ),
-            (
-                school(r#"{"id": "6612001", "name": " "}"#),
-                &[("/schools/0/name", 3, "the name is empty")],
-            ),
-            (
-                school(r#"{"id": "6612001", "name": "Y", "admins": "a@b.cymru"}"#),
-                &[(
-                    "/schools/0/admins",
-                    3,
-                    "expected an array of email addresses, found a string",
-                )],
-            ),
-            (
-                school(r#"{"id": "6612001", "name": "Y", "admins": ["a@b.cymru", false]}"#),
-                &[("/schools/0/admins/1", 3, "found a boolean")],
-            ),
-            (
-                school(r#"{"id": "6612001", "name": "Y", "admins": ["nobody"]}"#),
-                &[(
-                    "/schools/0/admins/0",
-                    3,
-                    "`nobody` is not an email address: it has no `@`",
-                )],
-            ),
-            (
-                school(r#"{"id": "6612001", "name": "Y", "admins": ["a@b.cymru", "A@B.cymru"]}"#),
-                &[(
-                    "/schools/0/admins/1",
-                    3,
-                    "`a@b.cymru` is listed twice (first at /schools/0/admins/0)",
-                )],
-            ),
+        #[rustfmt::skip]
+        let cases: &[(String, &[Expected])] = &[
+            (school("7"), &[("/schools/0", 3, "expected a school object, found a number")]),
+            (school(r#"{"id": "66 12", "name": "Y"}"#), &[("/schools/0/id", 3, "contains a space")]),
+            (school(r#"{"id": "", "name": "Y"}"#), &[("/schools/0/id", 3, "the id is empty")]),
+            (school(&format!(r#"{{"id": "{long_id}", "name": "Y"}}"#)), &[("/schools/0/id", 3, "at most 100")]),
+            (school(r#"{"id": 6612001, "name": "Y"}"#), &[("/schools/0/id", 3, "expected a string (an id), found a number")]),
+            (school(r#"{"name": "Y"}"#), &[("/schools/0/id", 3, "required field is missing")]),
+            (school(r#"{"id": "6612001"}"#), &[("/schools/0/name", 3, "required field is missing")]),
+            (school(r#"{"id": "6612001", "name": " "}"#), &[("/schools/0/name", 3, "the name is empty")]),
+            (school(r#"{"id": "6612001", "name": "Y", "admins": "a@b.cymru"}"#), &[("/schools/0/admins", 3, "expected an array of email addresses, found a string")]),
+            (school(r#"{"id": "6612001", "name": "Y", "admins": ["a@b.cymru", false]}"#), &[("/schools/0/admins/1", 3, "found a boolean")]),
+            (school(r#"{"id": "6612001", "name": "Y", "admins": ["nobody"]}"#), &[("/schools/0/admins/0", 3, "`nobody` is not an email address: it has no `@`")]),
+            (school(r#"{"id": "6612001", "name": "Y", "admins": ["a@b.cymru", "A@B.cymru"]}"#), &[("/schools/0/admins/1", 3, "`a@b.cymru` is listed twice (first at /schools/0/admins/0)")]),
         ];
         for (text, expected) in cases {
             check(text, expected);
@@ -1263,182 +1211,39 @@ mod tests {
     fn group_rules() {
         let long = "x".repeat(101);
         let long_name = format!("\"{}\"", "é".repeat(257));
+        #[rustfmt::skip]
         let cases: &[(&str, &str, &str, usize, &str)] = &[
             // (field, new value, pointer, line, message)
             ("id", r#""7A/Ma1""#, "/groups/0/id", 7, "it contains `/`"),
             ("id", r#""""#, "/groups/0/id", 7, "the id is empty"),
-            (
-                "id",
-                &format!("\"{long}\""),
-                "/groups/0/id",
-                7,
-                "at most 100",
-            ),
-            (
-                "id",
-                "7",
-                "/groups/0/id",
-                7,
-                "expected a string (an id), found a number",
-            ),
-            (
-                "school",
-                r#""9999""#,
-                "/groups/0/school",
-                8,
-                "school `9999` is not listed in this snapshot's `schools`",
-            ),
+            ("id", &format!("\"{long}\""), "/groups/0/id", 7, "at most 100"),
+            ("id", "7", "/groups/0/id", 7, "expected a string (an id), found a number"),
+            ("school", r#""9999""#, "/groups/0/school", 8, "school `9999` is not listed in this snapshot's `schools`"),
             ("school", "[]", "/groups/0/school", 8, "found an array"),
-            (
-                "academic_year",
-                r#""2026-27""#,
-                "/groups/0/academic_year",
-                9,
-                "no [[years]] entry for 2026-27 in the config",
-            ),
-            (
-                "academic_year",
-                r#""2025-2026""#,
-                "/groups/0/academic_year",
-                9,
-                "of the form YYYY-YY",
-            ),
-            (
-                "academic_year",
-                r#""2025-27""#,
-                "/groups/0/academic_year",
-                9,
-                "the second year must follow the first",
-            ),
-            (
-                "academic_year",
-                "2025",
-                "/groups/0/academic_year",
-                9,
-                "found a number",
-            ),
+            ("academic_year", r#""2026-27""#, "/groups/0/academic_year", 9, "no [[years]] entry for 2026-27 in the config"),
+            ("academic_year", r#""2025-2026""#, "/groups/0/academic_year", 9, "of the form YYYY-YY"),
+            ("academic_year", r#""2025-27""#, "/groups/0/academic_year", 9, "the second year must follow the first"),
+            ("academic_year", "2025", "/groups/0/academic_year", 9, "found a number"),
             ("name", r#""""#, "/groups/0/name", 10, "the name is empty"),
-            (
-                "name",
-                &long_name,
-                "/groups/0/name",
-                10,
-                "the name is 257 characters long; at most 256",
-            ),
+            ("name", &long_name, "/groups/0/name", 10, "the name is 257 characters long; at most 256"),
             ("name", "{}", "/groups/0/name", 10, "found an object"),
-            (
-                "year_group",
-                "15",
-                "/groups/0/year_group",
-                11,
-                "year group 15 is out of range: expected 0 to 14",
-            ),
-            (
-                "year_group",
-                "-1",
-                "/groups/0/year_group",
-                11,
-                "out of range",
-            ),
-            (
-                "year_group",
-                "7.5",
-                "/groups/0/year_group",
-                11,
-                "expected a whole number from 0 to 14, found 7.5",
-            ),
-            (
-                "year_group",
-                "18446744073709551615",
-                "/groups/0/year_group",
-                11,
-                "whole number from 0 to 14",
-            ),
-            (
-                "year_group",
-                "1e300",
-                "/groups/0/year_group",
-                11,
-                "whole number from 0 to 14",
-            ),
-            (
-                "year_group",
-                r#""7""#,
-                "/groups/0/year_group",
-                11,
-                "expected a whole number or null, found a string",
-            ),
-            (
-                "subject",
-                "3",
-                "/groups/0/subject",
-                12,
-                "expected a string or null, found a number",
-            ),
-            (
-                "targets",
-                "[]",
-                "/groups/0/targets",
-                13,
-                "the list of targets is empty",
-            ),
-            (
-                "targets",
-                r#""teams""#,
-                "/groups/0/targets",
-                13,
-                "expected an array of targets",
-            ),
-            (
-                "targets",
-                r#"["teams", "zoom"]"#,
-                "/groups/0/targets/1",
-                13,
-                "unknown target `zoom`: expected `teams` or `classroom`",
-            ),
-            (
-                "targets",
-                r#"["Teams"]"#,
-                "/groups/0/targets/0",
-                13,
-                "unknown target `Teams`",
-            ),
-            (
-                "targets",
-                r#"["teams", 1]"#,
-                "/groups/0/targets/1",
-                13,
-                "found a number",
-            ),
-            (
-                "targets",
-                r#"["classroom", "classroom"]"#,
-                "/groups/0/targets/1",
-                13,
-                "target `classroom` is listed twice",
-            ),
-            (
-                "teachers",
-                r#"["a@b.cymru", "c@d.cymru", " A@B.CYMRU"]"#,
-                "/groups/0/teachers/2",
-                14,
-                "`a@b.cymru` is listed twice (first at /groups/0/teachers/0)",
-            ),
-            (
-                "teachers",
-                "{}",
-                "/groups/0/teachers",
-                14,
-                "expected an array of email addresses, found an object",
-            ),
+            ("year_group", "15", "/groups/0/year_group", 11, "year group 15 is out of range: expected 0 to 14"),
+            ("year_group", "-1", "/groups/0/year_group", 11, "out of range"),
+            ("year_group", "7.5", "/groups/0/year_group", 11, "expected a whole number from 0 to 14, found 7.5"),
+            ("year_group", "18446744073709551615", "/groups/0/year_group", 11, "whole number from 0 to 14"),
+            ("year_group", "1e300", "/groups/0/year_group", 11, "whole number from 0 to 14"),
+            ("year_group", r#""7""#, "/groups/0/year_group", 11, "expected a whole number or null, found a string"),
+            ("subject", "3", "/groups/0/subject", 12, "expected a string or null, found a number"),
+            ("targets", "[]", "/groups/0/targets", 13, "the list of targets is empty"),
+            ("targets", r#""teams""#, "/groups/0/targets", 13, "expected an array of targets"),
+            ("targets", r#"["teams", "zoom"]"#, "/groups/0/targets/1", 13, "unknown target `zoom`: expected `teams` or `classroom`"),
+            ("targets", r#"["Teams"]"#, "/groups/0/targets/0", 13, "unknown target `Teams`"),
+            ("targets", r#"["teams", 1]"#, "/groups/0/targets/1", 13, "found a number"),
+            ("targets", r#"["classroom", "classroom"]"#, "/groups/0/targets/1", 13, "target `classroom` is listed twice"),
+            ("teachers", r#"["a@b.cymru", "c@d.cymru", " A@B.CYMRU"]"#, "/groups/0/teachers/2", 14, "`a@b.cymru` is listed twice (first at /groups/0/teachers/0)"),
+            ("teachers", "{}", "/groups/0/teachers", 14, "expected an array of email addresses, found an object"),
             ("learners", "null", "/groups/0/learners", 15, "found null"),
-            (
-                "learners",
-                r#"[["a@b.cymru"]]"#,
-                "/groups/0/learners/0",
-                15,
-                "expected a string (an email address), found an array",
-            ),
+            ("learners", r#"[["a@b.cymru"]]"#, "/groups/0/learners/0", 15, "expected a string (an email address), found an array"),
         ];
         for (key, json, pointer, line, message) in cases {
             check(&with_group_field(key, json), &[(*pointer, *line, *message)]);
@@ -1467,6 +1272,7 @@ mod tests {
     fn email_rules() {
         let long = format!("{}@hwbcymru.net", "a".repeat(242));
         assert_eq!(long.len(), 255);
+        #[rustfmt::skip]
         let cases: &[(&str, &str)] = &[
             ("", "the email address is empty"),
             ("   ", "the email address is empty"),
@@ -1479,10 +1285,7 @@ mod tests {
             ("a@hwb..net", "not a domain name"),
             ("jones a@hwbcymru.net", "it contains a space"),
             ("jones\ta@hwbcymru.net", "it contains the character U+0009"),
-            (
-                "jones\u{7}a@hwbcymru.net",
-                "it contains the character U+0007",
-            ),
+            ("jones\u{7}a@hwbcymru.net", "it contains the character U+0007"),
             (&long, "255 characters long; at most 254"),
         ];
         for (email, message) in cases {

@@ -2,6 +2,7 @@
 
 mod binary;
 mod exact_requests;
+mod faults;
 mod mock_contract;
 mod support;
 mod year;

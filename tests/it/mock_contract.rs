@@ -692,39 +692,80 @@ async fn archive_flips_on_success_and_a_failed_operation_changes_nothing() {
         let (status, headers, _) = call(req).await;
         assert_eq!(status, StatusCode::ACCEPTED);
         assert_eq!(headers["content-type"], "text/plain");
-        follow(&mocks, &http, &token, headers["location"].to_str().unwrap()).await.pop().unwrap()
+        follow(&mocks, &http, &token, headers["location"].to_str().unwrap())
+            .await
+            .pop()
+            .unwrap()
     };
 
     mocks.inject(Fault::new(Service::Graph, FaultKind::OperationFailed).path_contains("/archive"));
     assert_eq!(run(http.post(&archive).bearer_auth(&token)).await, "failed");
     assert!(!mocks.team_by_external_id("g5").unwrap().is_archived);
     let read_only = json!({"shouldSetSpoSiteReadOnlyForMembers": true});
-    assert_eq!(call(http.post(&archive).bearer_auth(&token).json(&read_only)).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        call(http.post(&archive).bearer_auth(&token).json(&read_only))
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
     let body = json!({"shouldSetSpoSiteReadOnlyForMembers": false});
-    assert_eq!(run(http.post(&archive).bearer_auth(&token).json(&body)).await, "succeeded");
+    assert_eq!(
+        run(http.post(&archive).bearer_auth(&token).json(&body)).await,
+        "succeeded"
+    );
     assert!(mocks.team_by_external_id("g5").unwrap().is_archived);
-    assert_eq!(run(http.post(&archive).bearer_auth(&token)).await, "succeeded", "archiving twice is accepted");
+    assert_eq!(
+        run(http.post(&archive).bearer_auth(&token)).await,
+        "succeeded",
+        "archiving twice is accepted"
+    );
     let unarchive = format!("{}/teams/{team_id}/unarchive", mocks.graph_url());
-    assert_eq!(run(http.post(&unarchive).bearer_auth(&token)).await, "succeeded");
+    assert_eq!(
+        run(http.post(&unarchive).bearer_auth(&token)).await,
+        "succeeded"
+    );
     let view = mocks.team_by_external_id("g5").unwrap();
     assert!(!view.is_archived && view.owners == [TEACHER]);
 }
 
 #[tokio::test]
 async fn quotas_answer_429_with_retry_after_and_count_early_retries() {
-    let quotas = Quotas { education_per_sec: 2, retry_after_secs: 1, ..Quotas::documented() };
-    let (mocks, http) = start(MockOptions { quotas: Some(quotas), ..Default::default() }).await;
+    let quotas = Quotas {
+        education_per_sec: 2,
+        retry_after_secs: 1,
+        ..Quotas::documented()
+    };
+    let (mocks, http) = start(MockOptions {
+        quotas: Some(quotas),
+        ..Default::default()
+    })
+    .await;
     let token = graph_token(&mocks, &http).await;
     let user = format!("{}/users/{TEACHER}", mocks.graph_url());
     for _ in 0..2 {
-        assert_eq!(call(http.get(&user).bearer_auth(&token)).await.0, StatusCode::OK);
+        assert_eq!(
+            call(http.get(&user).bearer_auth(&token)).await.0,
+            StatusCode::OK
+        );
     }
     let (status, headers, body) = call(http.get(&user).bearer_auth(&token)).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("TooManyRequests")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("TooManyRequests"))
+    );
     assert_eq!(headers["retry-after"], "1");
-    assert_eq!(call(http.get(&user).bearer_auth(&token)).await.0, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!((mocks.throttled_count(), mocks.retry_after_violations()), (2, 1));
+    assert_eq!(
+        call(http.get(&user).bearer_auth(&token)).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        (mocks.throttled_count(), mocks.retry_after_violations()),
+        (2, 1)
+    );
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let (status, _, body) = call(http.get(&user).bearer_auth(&token)).await;
-    assert_eq!((status, body["userPrincipalName"].as_str()), (StatusCode::OK, Some(TEACHER)));
+    assert_eq!(
+        (status, body["userPrincipalName"].as_str()),
+        (StatusCode::OK, Some(TEACHER))
+    );
 }
