@@ -35,7 +35,7 @@ pub struct Bearer {
 /// How a cache gets a new token.
 enum Grant {
     Microsoft {
-        client: MsClient,
+        client: Box<MsClient>,
         http: oauth2_reqwest::ReqwestClient,
     },
     Google {
@@ -77,7 +77,7 @@ impl TokenCache {
             .set_auth_type(AuthType::RequestBody)
             .set_token_uri(token_url);
         Ok(TokenCache::with(Grant::Microsoft {
-            client,
+            client: Box::new(client),
             http: oauth2_reqwest::ReqwestClient::from(http),
         }))
     }

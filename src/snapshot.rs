@@ -136,6 +136,8 @@ enum Schools<'a> {
     Snapshot(&'a HashSet<String>),
     /// The schools class-sync already knows (a single group pushed through the API).
     Known(&'a [String]),
+    /// The snapshot's `schools` is missing or not an array: that is reported once, not again for every group.
+    Unreadable,
 }
 
 impl Schools<'_> {
@@ -143,12 +145,13 @@ impl Schools<'_> {
         match self {
             Schools::Snapshot(ids) => ids.contains(id),
             Schools::Known(ids) => ids.iter().any(|known| known == id),
+            Schools::Unreadable => true,
         }
     }
 
     fn unknown(&self, id: &str) -> String {
         match self {
-            Schools::Snapshot(_) => format!(
+            Schools::Snapshot(_) | Schools::Unreadable => format!(
                 "school `{}` is not listed in this snapshot's `schools`",
                 shown(id)
             ),
@@ -237,7 +240,10 @@ impl Checker {
         }
 
         let listed: HashSet<String> = school_ids.into_keys().collect();
-        let scope = Schools::Snapshot(&listed);
+        let scope = match schools {
+            Some(_) => Schools::Snapshot(&listed),
+            None => Schools::Unreadable,
+        };
         // Group ids are compared ignoring case: the Teams `externalId` filter, the `mailNickname`
         // and Classroom aliases do not tell `7a` from `7A`, so two such groups would share one team.
         let mut group_ids: HashMap<String, (String, String)> = HashMap::new();
@@ -1130,6 +1136,11 @@ mod tests {
                 ),
                 ("/groups", 2, "found a number"),
             ],
+        );
+        let without_schools = TEMPLATE.replace("\"schools\"", "\"old_schools\"");
+        check(
+            &without_schools,
+            &[("/schools", 1, "required field is missing")],
         );
         check(
             "{\"schools\": [], \"groups\": null}",
