@@ -1463,6 +1463,38 @@ mod tests {
         }
     }
 
+    #[test]
+    fn mutated_snapshots_never_panic_and_every_problem_has_a_line() {
+        // A fixed pseudo-random walk (no extra crate): delete, duplicate or replace single characters.
+        let years = years();
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let alphabet: Vec<char> = "{}[],:\"\\ \n0-1eé~/a@.".chars().collect();
+        for _ in 0..3000 {
+            let mut chars: Vec<char> = TEMPLATE.chars().collect();
+            for _ in 0..1 + next(3) {
+                let at = next(chars.len());
+                match next(3) {
+                    0 => drop(chars.remove(at)),
+                    1 => chars.insert(at, chars[at]),
+                    _ => chars[at] = alphabet[next(alphabet.len())],
+                }
+            }
+            let text: String = chars.into_iter().collect();
+            if let Err(problems) = parse_snapshot(&text, &ctx(&years)) {
+                assert!(!problems.is_empty());
+                for problem in &problems {
+                    assert!(problem.line.is_some(), "{problem:?} in {text}");
+                }
+            }
+        }
+    }
+
     fn group_body(fields: &str) -> String {
         format!(
             r#"{{{fields}

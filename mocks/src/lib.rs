@@ -14,6 +14,29 @@
 //!   call log and the throttle state are never locked together with anything else.
 //! - Every request passes the same pipeline (`state::serve`): violation check, fault injection,
 //!   authentication, quota, handler, call log. The handlers never see faults or quotas.
+//!
+//! Choices made where the documentation is silent:
+//! - Graph: archiving an archived team (or unarchiving an active one) answers 202 and its
+//!   operation succeeds without change. `POST /teams/{id}/members` for an existing member answers
+//!   409 Conflict; the bulk `members/add` treats it as success. Bulk add honours `owner` roles.
+//!   `POST /teams` while a teamify operation for that group is still running answers 409.
+//! - Graph: a group's owners are the class's teachers. An owner added through the Teams API becomes
+//!   a teacher; a teacher removed through `teachers/{id}/$ref` stays a plain member; the last owner
+//!   of a team cannot be removed (400).
+//! - Graph: the first poll of every teamsAsyncOperation reports `notStarted`, even when
+//!   `operation_delay` is zero and other reads already see the effect.
+//! - Graph: unknown routes answer 400 `BadRequest` naming the method and path (not 404, which a
+//!   client could mistake for "not found").
+//! - Classroom: a patch that sets the state the course already has succeeds without change;
+//!   forbidden transitions answer 400 FAILED_PRECONDITION `@CourseNotModifiable`. A course may be
+//!   created ACTIVE or PROVISIONED only. Empty lists are left out of responses, as Google does.
+//! - Classroom: unknown routes answer 400 INVALID_ARGUMENT naming the method and path.
+//! - Google OAuth: every signature or header problem (wrong `alg`, missing `typ: JWT`, a `kid`
+//!   other than the key file's) is `invalid_grant` "Invalid JWT Signature."; a wrong `iss` is
+//!   `invalid_grant` "Invalid grant: account not found".
+//! - Violations: only 429s open a `Retry-After` window. An injected 429 closes the request's
+//!   recorded bucket (`teams_write`, `per_client`, …); a quota 429 closes the bucket that was full
+//!   (which may be `per_team:{id}` or `per_user:{email}`). Token endpoints have one bucket each.
 
 mod classroom;
 mod google_oauth;

@@ -1,2 +1,0 @@
-#[path = "../../tests/it/mock_contract.rs"]
-mod mock_contract;
