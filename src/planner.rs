@@ -46,6 +46,23 @@ fn new_job(
     }
 }
 
+/// Enqueues one job now; returns its id and whether it is new (an equal one may already wait).
+async fn enqueue(
+    app: &App,
+    kind: JobKind,
+    group_id: &str,
+    target: Target,
+    lane: Lane,
+    by: Option<&str>,
+) -> StoreResult<(i64, bool)> {
+    app.store
+        .enqueue(
+            &new_job(app, kind, group_id, target, lane, by),
+            App::now_ms(),
+        )
+        .await
+}
+
 fn audit(
     actor: &str,
     action: &str,
@@ -113,13 +130,8 @@ pub async fn import(app: &App, snapshot: &Snapshot, actor: &str) -> StoreResult<
                 continue;
             }
             if mis_gate(app, &g.academic_year, &link, &mut s.held_back) {
-                let (_, fresh) = app
-                    .store
-                    .enqueue(
-                        &new_job(app, JobKind::Reconcile, &g.id, link.target, Lane::Mis, None),
-                        App::now_ms(),
-                    )
-                    .await?;
+                let (_, fresh) =
+                    enqueue(app, JobKind::Reconcile, &g.id, link.target, Lane::Mis, None).await?;
                 s.enqueued += fresh as u64;
             } else if touched.contains(g.id.as_str())
                 && link.mis_linked
@@ -201,20 +213,15 @@ pub async fn sync(
                 continue;
             }
             if mis_gate(app, &g.group.academic_year, &link, &mut s.skipped) {
-                let (_, fresh) = app
-                    .store
-                    .enqueue(
-                        &new_job(
-                            app,
-                            JobKind::Reconcile,
-                            &g.group.id,
-                            link.target,
-                            Lane::Operator,
-                            Some(actor),
-                        ),
-                        App::now_ms(),
-                    )
-                    .await?;
+                let (_, fresh) = enqueue(
+                    app,
+                    JobKind::Reconcile,
+                    &g.group.id,
+                    link.target,
+                    Lane::Operator,
+                    Some(actor),
+                )
+                .await?;
                 s.enqueued += fresh as u64;
             }
         }
@@ -269,20 +276,15 @@ pub async fn nightly(app: &App, actor: &str) -> StoreResult<NightlySummary> {
                 if !link.mis_linked {
                     *s.skipped.entry(HeldBack::Unlinked.as_str()).or_default() += 1;
                 } else if link.remote_id.is_some() && link.state != LinkState::Archived {
-                    let (_, fresh) = app
-                        .store
-                        .enqueue(
-                            &new_job(
-                                app,
-                                JobKind::Archive,
-                                &g.group.id,
-                                link.target,
-                                Lane::Nightly,
-                                Some(actor),
-                            ),
-                            App::now_ms(),
-                        )
-                        .await?;
+                    let (_, fresh) = enqueue(
+                        app,
+                        JobKind::Archive,
+                        &g.group.id,
+                        link.target,
+                        Lane::Nightly,
+                        Some(actor),
+                    )
+                    .await?;
                     s.archive_enqueued += fresh as u64;
                 }
                 continue;
@@ -293,20 +295,15 @@ pub async fn nightly(app: &App, actor: &str) -> StoreResult<NightlySummary> {
             let due = matches!(link.state, LinkState::Pending | LinkState::Failed)
                 || !link.missing_accounts.is_empty();
             if due && mis_gate(app, &g.group.academic_year, &link, &mut s.skipped) {
-                let (_, fresh) = app
-                    .store
-                    .enqueue(
-                        &new_job(
-                            app,
-                            JobKind::Reconcile,
-                            &g.group.id,
-                            link.target,
-                            Lane::Mis,
-                            Some(actor),
-                        ),
-                        App::now_ms(),
-                    )
-                    .await?;
+                let (_, fresh) = enqueue(
+                    app,
+                    JobKind::Reconcile,
+                    &g.group.id,
+                    link.target,
+                    Lane::Mis,
+                    Some(actor),
+                )
+                .await?;
                 if link.state == LinkState::Pending {
                     s.create_enqueued += fresh as u64;
                 } else {
@@ -380,20 +377,15 @@ pub async fn archive_year(
             }
             *s.per_school.entry(g.group.school.clone()).or_default() += 1;
             if !dry_run {
-                let (_, fresh) = app
-                    .store
-                    .enqueue(
-                        &new_job(
-                            app,
-                            JobKind::Archive,
-                            &g.group.id,
-                            link.target,
-                            Lane::Operator,
-                            Some(actor),
-                        ),
-                        App::now_ms(),
-                    )
-                    .await?;
+                let (_, fresh) = enqueue(
+                    app,
+                    JobKind::Archive,
+                    &g.group.id,
+                    link.target,
+                    Lane::Operator,
+                    Some(actor),
+                )
+                .await?;
                 s.enqueued += fresh as u64;
             }
         }
@@ -495,20 +487,15 @@ pub async fn restore(
     // MIS-unlinked from this moment: no import, resync or nightly archive touches it again.
     link.mis_linked = false;
     app.store.save_link(&link).await?;
-    let (job, new) = app
-        .store
-        .enqueue(
-            &new_job(
-                app,
-                JobKind::Restore,
-                group_id,
-                target,
-                Lane::Restore,
-                Some(&actor_n),
-            ),
-            App::now_ms(),
-        )
-        .await?;
+    let (job, new) = enqueue(
+        app,
+        JobKind::Restore,
+        group_id,
+        target,
+        Lane::Restore,
+        Some(&actor_n),
+    )
+    .await?;
     app.store
         .audit(&audit(
             &actor_n,

@@ -237,3 +237,32 @@ fn archive_before_its_date_needs_force() {
         Some(0)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_jobs_survive_the_process_and_a_later_worker_does_them() {
+    let app = TestApp::start().await;
+    let snap = sample_snapshot();
+    app.mocks
+        .add_users(accounts(&snap).iter().map(String::as_str));
+    let path = app.dir.path().join("ump.json");
+    std::fs::write(&path, snapshot_json(&snap)).unwrap();
+    let out = app.bin(
+        "2025-09-01",
+        &["import", path.to_str().unwrap(), "--no-wait"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(app.mocks.teams().is_empty(), "--no-wait did no remote work");
+    let status = app.bin("2025-09-01", &["status", "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(doc["queue"]["reconcile"]["queued"], 8, "{doc}");
+    let out = app.bin("2025-09-01", &["work", "--until-idle"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert_eq!(app.mocks.teams().iter().filter(|t| t.is_team).count(), 4);
+    assert_eq!(app.mocks.courses().len(), 4);
+}
