@@ -10,6 +10,17 @@ fn snapshot_json(snap: &class_sync::domain::Snapshot) -> String {
     .unwrap()
 }
 
+/// The mocks with every sample account, and the sample snapshot written as the UMP would send it.
+async fn sample_on_disk() -> (TestApp, class_sync::domain::Snapshot, std::path::PathBuf) {
+    let app = TestApp::start().await;
+    let snap = sample_snapshot();
+    app.mocks
+        .add_users(accounts(&snap).iter().map(String::as_str));
+    let path = app.dir.path().join("ump.json");
+    std::fs::write(&path, snapshot_json(&snap)).unwrap();
+    (app, snap, path)
+}
+
 fn text(out: &[u8]) -> String {
     String::from_utf8_lossy(out).into_owned()
 }
@@ -52,12 +63,7 @@ async fn an_invalid_snapshot_lists_every_problem_and_stores_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restore_exit_statuses_and_status_json() {
-    let app = TestApp::start().await;
-    let snap = sample_snapshot();
-    app.mocks
-        .add_users(accounts(&snap).iter().map(String::as_str));
-    let path = app.dir.path().join("ump.json");
-    std::fs::write(&path, snapshot_json(&snap)).unwrap();
+    let (app, snap, path) = sample_on_disk().await;
     let out = app.bin("2025-09-01", &["import", path.to_str().unwrap()]);
     assert_eq!(
         out.status.code(),
@@ -240,12 +246,7 @@ fn archive_before_its_date_needs_force() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queued_jobs_survive_the_process_and_a_later_worker_does_them() {
-    let app = TestApp::start().await;
-    let snap = sample_snapshot();
-    app.mocks
-        .add_users(accounts(&snap).iter().map(String::as_str));
-    let path = app.dir.path().join("ump.json");
-    std::fs::write(&path, snapshot_json(&snap)).unwrap();
+    let (app, snap, path) = sample_on_disk().await;
     let out = app.bin(
         "2025-09-01",
         &["import", path.to_str().unwrap(), "--no-wait"],
