@@ -246,7 +246,7 @@ fn archive_before_its_date_needs_force() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queued_jobs_survive_the_process_and_a_later_worker_does_them() {
-    let (app, snap, path) = sample_on_disk().await;
+    let (app, _, path) = sample_on_disk().await;
     let out = app.bin(
         "2025-09-01",
         &["import", path.to_str().unwrap(), "--no-wait"],
