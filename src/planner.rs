@@ -28,24 +28,6 @@ pub struct ImportSummary {
     pub applied: ImportApplied,
 }
 
-fn new_job(
-    app: &App,
-    kind: JobKind,
-    group_id: &str,
-    target: Target,
-    lane: Lane,
-    by: Option<&str>,
-) -> NewJob {
-    NewJob {
-        kind,
-        group_id: group_id.to_string(),
-        target,
-        lane,
-        requested_by: by.map(str::to_string),
-        max_attempts: app.config.worker.max_attempts,
-    }
-}
-
 /// Enqueues one job now; returns its id and whether it is new (an equal one may already wait).
 async fn enqueue(
     app: &App,
@@ -55,12 +37,15 @@ async fn enqueue(
     lane: Lane,
     by: Option<&str>,
 ) -> StoreResult<(i64, bool)> {
-    app.store
-        .enqueue(
-            &new_job(app, kind, group_id, target, lane, by),
-            App::now_ms(),
-        )
-        .await
+    let job = NewJob {
+        kind,
+        group_id: group_id.to_string(),
+        target,
+        lane,
+        requested_by: by.map(str::to_string),
+        max_attempts: app.config.worker.max_attempts,
+    };
+    app.store.enqueue(&job, App::now_ms()).await
 }
 
 fn audit(

@@ -21,6 +21,17 @@ async fn sample_on_disk() -> (TestApp, class_sync::domain::Snapshot, std::path::
     (app, snap, path)
 }
 
+/// Exit status 0, or the command's output in the failure message.
+fn assert_succeeded(out: &std::process::Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
 fn text(out: &[u8]) -> String {
     String::from_utf8_lossy(out).into_owned()
 }
@@ -65,13 +76,7 @@ async fn an_invalid_snapshot_lists_every_problem_and_stores_nothing() {
 async fn restore_exit_statuses_and_status_json() {
     let (app, snap, path) = sample_on_disk().await;
     let out = app.bin("2025-09-01", &["import", path.to_str().unwrap()]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_succeeded(&out);
     assert!(
         text(&out.stdout).contains("4 added"),
         "{}",
@@ -93,13 +98,7 @@ async fn restore_exit_statuses_and_status_json() {
     );
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
     let out = app.bin("2026-09-01", &["nightly"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_succeeded(&out);
     // A learner: forbidden, nothing changed.
     let out = app.bin(
         "2026-09-02",
@@ -257,13 +256,7 @@ async fn queued_jobs_survive_the_process_and_a_later_worker_does_them() {
     let doc: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(doc["queue"]["reconcile"]["queued"], 8, "{doc}");
     let out = app.bin("2025-09-01", &["work", "--until-idle"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_succeeded(&out);
     assert_eq!(app.mocks.teams().iter().filter(|t| t.is_team).count(), 4);
     assert_eq!(app.mocks.courses().len(), 4);
 }
