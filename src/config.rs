@@ -114,6 +114,8 @@ pub struct WorkerConfig {
     pub retry_initial_seconds: f64,
     /// Longest delay between two tries.
     pub retry_max_seconds: f64,
+    /// On shutdown, how long running jobs may take to finish before they are handed back to the queue.
+    pub shutdown_grace_seconds: f64,
 }
 
 impl Default for WorkerConfig {
@@ -121,11 +123,12 @@ impl Default for WorkerConfig {
         WorkerConfig {
             concurrency: 64,
             max_attempts: 10,
-            lease_seconds: 300,
+            lease_seconds: 30,
             request_timeout_seconds: 60.0,
             call_attempts: 6,
             retry_initial_seconds: 0.5,
             retry_max_seconds: 60.0,
+            shutdown_grace_seconds: 20.0,
         }
     }
 }
@@ -407,6 +410,7 @@ impl Config {
             .map_err(|r| err("worker.request_timeout_seconds", r))?;
         positive(w.retry_initial_seconds).map_err(|r| err("worker.retry_initial_seconds", r))?;
         positive(w.retry_max_seconds).map_err(|r| err("worker.retry_max_seconds", r))?;
+        positive(w.shutdown_grace_seconds).map_err(|r| err("worker.shutdown_grace_seconds", r))?;
 
         let default_targets = match raw.import.default_targets {
             None => vec![Target::Teams],

@@ -4,13 +4,18 @@
 //! jobs are in flight; the quota decides the pace. A job that fails with a retryable error goes back
 //! to the queue with backoff until `max_attempts`; a permanent error fails it at once and the link
 //! shows why.
+//!
+//! A worker registers in the store and beats every few seconds; the beat also extends the leases of
+//! the jobs it holds, so a worker that dies (even `kill -9`) loses its jobs to others one lease later.
+//! A job that only waits (polling a Graph operation) gives its slot back meanwhile (`without_slot`).
 
 use crate::app::App;
 use crate::jobs::{self, JobOutcome};
-use crate::store::{Job, JobEnd};
-use std::sync::Arc;
+use crate::store::{Job, JobEnd, WorkerInfo};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 
 /// What one run of the worker did.
@@ -25,77 +30,223 @@ pub struct WorkReport {
 /// Called after each job finishes, with (finished so far, still pending), for progress bars.
 pub type Progress = Arc<dyn Fn(u64, u64) + Send + Sync>;
 
+/// What kind of process a worker runs in, as shown in the registry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WorkerKind {
+    Serve,
+    Work,
+    /// A command (`import`, `sync`, …) working its own queue because no other worker is live.
+    Command,
+}
+
+impl WorkerKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            WorkerKind::Serve => "serve",
+            WorkerKind::Work => "work",
+            WorkerKind::Command => "command",
+        }
+    }
+}
+
+/// How often a worker beats: often enough that a lease never lapses under a live worker.
+pub fn beat_interval(app: &App) -> Duration {
+    Duration::from_secs_f64((app.config.worker.lease_seconds as f64 / 6.0).clamp(0.2, 5.0))
+}
+
+/// A worker not seen for three beats is taken for dead.
+fn live_window(app: &App) -> Duration {
+    beat_interval(app) * 3
+}
+
+/// A live worker that will do queued jobs (a `serve` or `work` process), other than `except`.
+pub async fn live_worker(app: &App, except: Option<&str>) -> anyhow::Result<Option<WorkerInfo>> {
+    let since = App::now_ms() - live_window(app).as_millis() as i64;
+    Ok(app
+        .store
+        .live_workers(since)
+        .await?
+        .into_iter()
+        .find(|w| Some(w.id.as_str()) != except))
+}
+
 /// Runs jobs until nothing is queued or waiting to retry.
 pub async fn run_until_idle(
     app: Arc<App>,
     progress: Option<Progress>,
 ) -> anyhow::Result<WorkReport> {
-    let worker_id = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
-    let slots = Arc::new(Semaphore::new(app.config.worker.concurrency));
+    run(app, WorkerKind::Command, None, progress).await
+}
+
+/// Runs jobs until `stop` turns true, then stops claiming, lets running jobs finish for
+/// `[worker] shutdown_grace_seconds` and puts the rest back in the queue for another worker.
+pub async fn run_service(
+    app: Arc<App>,
+    kind: WorkerKind,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<WorkReport> {
+    run(app, kind, Some(stop), None).await
+}
+
+tokio::task_local! {
+    /// The concurrency slot of the job running on this task.
+    static SLOT: Arc<Slot>;
+}
+
+struct Slot {
+    slots: Arc<Semaphore>,
+    permit: Mutex<Option<OwnedSemaphorePermit>>,
+}
+
+/// Runs `wait` (a pause that does no work, such as the gap between two polls of an operation)
+/// with this job's concurrency slot handed back, so the worker runs other jobs meanwhile.
+pub async fn without_slot<F: Future>(wait: F) -> F::Output {
+    let Ok(slot) = SLOT.try_with(Arc::clone) else {
+        return wait.await;
+    };
+    drop(slot.permit.lock().unwrap_or_else(|e| e.into_inner()).take());
+    let out = wait.await;
+    let permit = slot.slots.clone().acquire_owned().await.ok();
+    *slot.permit.lock().unwrap_or_else(|e| e.into_inner()) = permit;
+    out
+}
+
+type Finished = (Job, Result<JobOutcome, jobs::JobError>);
+
+async fn run(
+    app: Arc<App>,
+    kind: WorkerKind,
+    mut stop: Option<watch::Receiver<bool>>,
+    progress: Option<Progress>,
+) -> anyhow::Result<WorkReport> {
+    let worker_id = format!(
+        "{}-{}-{}",
+        kind.as_str(),
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let now = App::now_ms();
+    app.store
+        .register_worker(&WorkerInfo {
+            id: worker_id.clone(),
+            kind: kind.as_str().into(),
+            pid: std::process::id() as i64,
+            started_at: now,
+            seen_at: now,
+        })
+        .await?;
+    let beating = tokio::spawn(beat(app.clone(), worker_id.clone()));
+    let result = work(&app, &worker_id, stop.as_mut(), progress).await;
+    beating.abort();
+    let released = app.store.release_held(&worker_id).await;
+    app.store.unregister_worker(&worker_id).await?;
+    if let Ok(n @ 1..) = released {
+        tracing::info!(jobs = n, "released unfinished jobs for another worker");
+    }
+    result
+}
+
+/// Keeps the registry entry and the leases of every held job fresh.
+async fn beat(app: Arc<App>, worker: String) {
     let lease_ms = (app.config.worker.lease_seconds * 1000) as i64;
-    let mut running: JoinSet<(Job, Result<JobOutcome, jobs::JobError>)> = JoinSet::new();
-    let mut report = WorkReport::default();
+    let mut tick = tokio::time::interval(beat_interval(&app));
     loop {
-        // Collect whatever has finished.
-        while let Some(done) = running.try_join_next() {
-            settle(&app, done?, &mut report, &progress).await?;
-        }
-        let permit = slots.clone().acquire_owned().await?;
-        match app.store.claim(&worker_id, App::now_ms(), lease_ms).await? {
-            Some(job) => {
-                let app = app.clone();
-                let worker = worker_id.clone();
-                running.spawn(async move {
-                    let _permit = permit;
-                    let result =
-                        with_lease(&app, &job, &worker, lease_ms, jobs::run(&app, &job)).await;
-                    (job, result)
-                });
-            }
-            None => {
-                drop(permit);
-                let (pending, next) = app.store.pending_work().await?;
-                if pending == 0 && running.is_empty() {
-                    return Ok(report);
-                }
-                // Wait for a running job to end or the next queued one to become due.
-                let wait = next
-                    .map(|t| (t - App::now_ms()).clamp(5, 250) as u64)
-                    .unwrap_or(50);
-                tokio::select! {
-                    Some(done) = running.join_next(), if !running.is_empty() => settle(&app, done?, &mut report, &progress).await?,
-                    _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
-                }
-            }
+        tick.tick().await;
+        let now = App::now_ms();
+        if let Err(e) = app.store.heartbeat(&worker, now, now + lease_ms).await {
+            tracing::warn!(error = %e, "worker heartbeat failed");
         }
     }
 }
 
-/// Keeps the job's lease fresh while it runs, so no other worker takes it over.
-async fn with_lease<F: std::future::Future<Output = T>, T>(
-    app: &App,
-    job: &Job,
-    worker: &str,
-    lease_ms: i64,
-    work: F,
-) -> T {
-    let beat = Duration::from_millis((lease_ms / 3).max(100) as u64);
-    tokio::pin!(work);
-    loop {
-        tokio::select! {
-            out = &mut work => return out,
-            _ = tokio::time::sleep(beat) => {
-                if let Err(e) = app.store.extend_lease(job.id, worker, App::now_ms() + lease_ms).await {
-                    tracing::warn!(job = job.id, error = %e, "could not extend the lease");
+fn stopping(stop: &Option<&mut watch::Receiver<bool>>) -> bool {
+    stop.as_ref().is_some_and(|s| *s.borrow())
+}
+
+async fn work(
+    app: &Arc<App>,
+    worker_id: &str,
+    mut stop: Option<&mut watch::Receiver<bool>>,
+    progress: Option<Progress>,
+) -> anyhow::Result<WorkReport> {
+    let slots = Arc::new(Semaphore::new(app.config.worker.concurrency));
+    let lease_ms = (app.config.worker.lease_seconds * 1000) as i64;
+    let mut running: JoinSet<Finished> = JoinSet::new();
+    let mut report = WorkReport::default();
+    while !stopping(&stop) {
+        while let Some(done) = running.try_join_next() {
+            settle(app, done?, &mut report, &progress).await?;
+        }
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => p?,
+            _ = changed(&mut stop) => continue,
+        };
+        match app.store.claim(worker_id, App::now_ms(), lease_ms).await? {
+            Some(job) => {
+                let app = app.clone();
+                let slot = Arc::new(Slot {
+                    slots: slots.clone(),
+                    permit: Mutex::new(Some(permit)),
+                });
+                running.spawn(SLOT.scope(slot, async move {
+                    let result = jobs::run(&app, &job).await;
+                    (job, result)
+                }));
+            }
+            None => {
+                drop(permit);
+                let (pending, next) = app.store.pending_work().await?;
+                if stop.is_none() && pending == 0 && running.is_empty() {
+                    return Ok(report);
+                }
+                // Wait for a running job to end, the next queued one to become due, or the stop.
+                let wait = next
+                    .map(|t| (t - App::now_ms()).clamp(5, 250) as u64)
+                    .unwrap_or(250);
+                tokio::select! {
+                    Some(done) = running.join_next(), if !running.is_empty() => settle(app, done?, &mut report, &progress).await?,
+                    _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
+                    _ = changed(&mut stop) => {}
                 }
             }
         }
+    }
+    // Stopping: no new claims; running jobs get a bounded time to finish, the rest are released.
+    let grace = Duration::from_secs_f64(app.config.worker.shutdown_grace_seconds);
+    let deadline = tokio::time::Instant::now() + grace;
+    while !running.is_empty() {
+        match tokio::time::timeout_at(deadline, running.join_next()).await {
+            Ok(Some(done)) => settle(app, done?, &mut report, &progress).await?,
+            Ok(None) => break,
+            Err(_) => {
+                tracing::info!(
+                    jobs = running.len(),
+                    "shutdown grace over: leaving the rest to another worker"
+                );
+                running.abort_all();
+                while running.join_next().await.is_some() {}
+                break;
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Resolves when the stop signal changes; never when there is none.
+async fn changed(stop: &mut Option<&mut watch::Receiver<bool>>) {
+    match stop {
+        Some(s) => {
+            if s.changed().await.is_err() {
+                std::future::pending::<()>().await
+            }
+        }
+        None => std::future::pending().await,
     }
 }
 
 async fn settle(
     app: &App,
-    (job, result): (Job, Result<JobOutcome, jobs::JobError>),
+    (job, result): Finished,
     report: &mut WorkReport,
     progress: &Option<Progress>,
 ) -> anyhow::Result<()> {

@@ -209,6 +209,16 @@ pub struct Run {
     pub ok: Option<bool>,
 }
 
+/// A worker process as registered in the store.
+#[derive(Clone, Debug, Serialize)]
+pub struct WorkerInfo {
+    pub id: String,
+    pub kind: String,
+    pub pid: i64,
+    pub started_at: i64,
+    pub seen_at: i64,
+}
+
 /// The store seam. SQLite today; PostgreSQL (several workers) implements the same trait later.
 #[async_trait::async_trait]
 pub trait Store: Send + Sync {
@@ -230,13 +240,27 @@ pub trait Store: Send + Sync {
     async fn enqueue(&self, job: &NewJob, now_ms: i64) -> StoreResult<(i64, bool)>;
     /// Takes the next runnable job (highest lane first), leasing it until `now + lease`.
     async fn claim(&self, worker: &str, now_ms: i64, lease_ms: i64) -> StoreResult<Option<Job>>;
-    async fn extend_lease(&self, job_id: i64, worker: &str, until_ms: i64) -> StoreResult<()>;
+    /// Puts every job `worker` holds back in the queue at once, not counting the attempt (graceful
+    /// shutdown); returns how many.
+    async fn release_held(&self, worker: &str) -> StoreResult<u64>;
     async fn finish(&self, job_id: i64, end: &JobEnd, now_ms: i64) -> StoreResult<()>;
     async fn job(&self, id: i64) -> StoreResult<Option<Job>>;
     /// Jobs queued or running (leased), and the earliest time a queued one may run.
     async fn pending_work(&self) -> StoreResult<(u64, Option<i64>)>;
     /// (kind, state, count) over all jobs.
     async fn job_counts(&self) -> StoreResult<Vec<(String, String, u64)>>;
+    /// (lane, kind, count) of jobs queued or running, for `/metrics`.
+    async fn queue_depth(&self) -> StoreResult<Vec<(Lane, JobKind, u64)>>;
+    /// Jobs that failed at or after `since_ms`.
+    async fn failed_since(&self, since_ms: i64) -> StoreResult<Vec<Job>>;
+
+    /// Registers a worker process (and forgets workers not seen for an hour).
+    async fn register_worker(&self, info: &WorkerInfo) -> StoreResult<()>;
+    /// The worker is alive: records it and extends the leases of every job it holds to `lease_until`.
+    async fn heartbeat(&self, worker: &str, now_ms: i64, lease_until_ms: i64) -> StoreResult<()>;
+    async fn unregister_worker(&self, worker: &str) -> StoreResult<()>;
+    /// Workers seen at or after `since_ms`.
+    async fn live_workers(&self, since_ms: i64) -> StoreResult<Vec<WorkerInfo>>;
 
     async fn audit(&self, entry: &AuditEntry) -> StoreResult<()>;
     async fn audit_log(&self, limit: u32) -> StoreResult<Vec<AuditEntry>>;

@@ -381,14 +381,15 @@ impl Store for SqliteStore {
         row.as_ref().map(Self::job_from).transpose()
     }
 
-    async fn extend_lease(&self, job_id: i64, worker: &str, until: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE jobs SET lease_until = ?3 WHERE id = ?1 AND locked_by = ?2 AND state = 'running'")
-            .bind(job_id)
-            .bind(worker)
-            .bind(until)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    async fn release_held(&self, worker: &str) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'queued', lease_until = NULL, locked_by = NULL, attempts = MAX(attempts - 1, 0)
+             WHERE locked_by = ?1 AND state = 'running'",
+        )
+        .bind(worker)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     async fn finish(&self, job_id: i64, end: &JobEnd, now: i64) -> StoreResult<()> {
@@ -440,6 +441,93 @@ impl Store for SqliteStore {
         Ok(rows
             .iter()
             .map(|r| (r.get("kind"), r.get("state"), r.get::<i64, _>("n") as u64))
+            .collect())
+    }
+
+    async fn queue_depth(&self) -> StoreResult<Vec<(Lane, JobKind, u64)>> {
+        let rows = sqlx::query(
+            "SELECT lane, kind, COUNT(*) AS n FROM jobs WHERE state IN ('queued', 'running') GROUP BY lane, kind ORDER BY lane, kind",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    Lane::from_i64(r.get("lane")),
+                    JobKind::parse(r.get("kind"))?,
+                    r.get::<i64, _>("n") as u64,
+                ))
+            })
+            .collect()
+    }
+
+    async fn failed_since(&self, since: i64) -> StoreResult<Vec<Job>> {
+        let rows = sqlx::query(
+            "SELECT * FROM jobs WHERE state = 'failed' AND finished_at >= ?1 ORDER BY id",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(Self::job_from).collect()
+    }
+
+    async fn register_worker(&self, w: &WorkerInfo) -> StoreResult<()> {
+        sqlx::query("DELETE FROM workers WHERE seen_at < ?1")
+            .bind(w.seen_at - 3_600_000)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query(
+            "INSERT INTO workers (id, kind, pid, started_at, seen_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(id) DO UPDATE SET seen_at = excluded.seen_at",
+        )
+        .bind(&w.id)
+        .bind(&w.kind)
+        .bind(w.pid)
+        .bind(w.started_at)
+        .bind(w.seen_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn heartbeat(&self, worker: &str, now: i64, lease_until: i64) -> StoreResult<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("UPDATE workers SET seen_at = ?2 WHERE id = ?1")
+            .bind(worker)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE jobs SET lease_until = ?2 WHERE locked_by = ?1 AND state = 'running'")
+            .bind(worker)
+            .bind(lease_until)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn unregister_worker(&self, worker: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM workers WHERE id = ?1")
+            .bind(worker)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn live_workers(&self, since: i64) -> StoreResult<Vec<WorkerInfo>> {
+        let rows = sqlx::query("SELECT * FROM workers WHERE seen_at >= ?1 ORDER BY started_at")
+            .bind(since)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| WorkerInfo {
+                id: r.get("id"),
+                kind: r.get("kind"),
+                pid: r.get("pid"),
+                started_at: r.get("started_at"),
+                seen_at: r.get("seen_at"),
+            })
             .collect())
     }
 

@@ -1,0 +1,11 @@
+-- Workers register here and beat every few seconds: a command that waits for its jobs lets a live
+-- worker do them instead of starting a second one that would compete for the same quota.
+CREATE TABLE workers (
+    id         TEXT PRIMARY KEY,
+    kind       TEXT NOT NULL,            -- serve | work | command
+    pid        INTEGER NOT NULL,
+    started_at INTEGER NOT NULL,
+    seen_at    INTEGER NOT NULL
+);
+CREATE INDEX jobs_locked_by ON jobs(locked_by) WHERE state = 'running';
+CREATE INDEX jobs_finished ON jobs(finished_at);
