@@ -51,7 +51,7 @@ pub enum Command {
         #[arg(long)]
         no_wait: bool,
     },
-    /// Run the worker.
+    /// Run the worker (until SIGTERM, or with --until-idle until the queue is empty).
     Work {
         /// Stop when nothing is queued or waiting to retry.
         #[arg(long)]
@@ -164,14 +164,25 @@ async fn run_inner(cli: Cli) -> anyhow::Result<u8> {
             no_wait,
         } => import(config, today, &path, dry_run, no_wait, &actor).await,
         Command::Work { until_idle } => {
-            if !until_idle {
-                eprintln!(
-                    "error: only `work --until-idle` is available; `serve` will run a long-lived worker"
-                );
-                return Ok(exit::INVALID);
-            }
             let app = App::new(config, today).await?;
-            let report = wait(&app, "work").await?;
+            if until_idle {
+                let report = wait(&app, "work").await?;
+                return Ok(report_exit(&report));
+            }
+            // A long-lived worker: runs until SIGTERM or Ctrl-C, then hands unfinished jobs back.
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                let _ = stop.send(true);
+            });
+            let report = worker::run_service(app, worker::WorkerKind::Work, stopped).await?;
+            println!(
+                "work: {} done, {} skipped, {} retried, {} failed",
+                report.done,
+                report.skipped,
+                report.retried,
+                report.failed.len()
+            );
             Ok(report_exit(&report))
         }
         Command::Sync {
@@ -421,7 +432,9 @@ async fn finish(app: &Arc<App>, no_wait: bool) -> anyhow::Result<u8> {
     Ok(report_exit(&report))
 }
 
-/// Runs the queue to idle, with a progress bar on a terminal, and lists failed jobs.
+/// Waits until the queue is idle, with a progress bar on a terminal, and lists failed jobs. A live
+/// worker (a running `serve` or `work`) does the jobs if there is one; otherwise this process works
+/// the queue itself, so two workers never compete for the same quota needlessly.
 pub async fn wait(app: &Arc<App>, label: &'static str) -> anyhow::Result<WorkReport> {
     let bar = if std::io::stderr().is_terminal() {
         let b = indicatif::ProgressBar::new_spinner();
@@ -436,7 +449,16 @@ pub async fn wait(app: &Arc<App>, label: &'static str) -> anyhow::Result<WorkRep
             b.set_message(format!("{label}: {finished} finished, {pending} pending"));
         }) as worker::Progress
     });
-    let report = worker::run_until_idle(app.clone(), progress).await?;
+    let report = match worker::live_worker(app, None).await? {
+        Some(w) => {
+            eprintln!(
+                "a {} worker (pid {}) is running: it does the work; waiting for the queue to empty",
+                w.kind, w.pid
+            );
+            wait_for_live_worker(app, progress).await?
+        }
+        None => worker::run_until_idle(app.clone(), progress).await?,
+    };
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -458,6 +480,57 @@ pub async fn wait(app: &Arc<App>, label: &'static str) -> anyhow::Result<WorkRep
         );
     }
     Ok(report)
+}
+
+/// Watches the queue while another worker empties it; takes over if that worker goes away.
+async fn wait_for_live_worker(
+    app: &Arc<App>,
+    progress: Option<worker::Progress>,
+) -> anyhow::Result<WorkReport> {
+    let since = App::now_ms();
+    loop {
+        let (pending, _) = app.store.pending_work().await?;
+        if pending == 0 {
+            break;
+        }
+        if worker::live_worker(app, None).await?.is_none() {
+            eprintln!("the other worker stopped: working the rest of the queue here");
+            let mut report = worker::run_until_idle(app.clone(), progress).await?;
+            let mine: Vec<i64> = report.failed.iter().map(|j| j.id).collect();
+            report.failed.extend(
+                app.store
+                    .failed_since(since)
+                    .await?
+                    .into_iter()
+                    .filter(|j| !mine.contains(&j.id)),
+            );
+            return Ok(report);
+        }
+        if let Some(p) = &progress {
+            p(0, pending);
+        }
+        tokio::time::sleep(worker::beat_interval(app).min(std::time::Duration::from_secs(1))).await;
+    }
+    Ok(WorkReport {
+        failed: app.store.failed_since(since).await?,
+        ..WorkReport::default()
+    })
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 fn report_exit(r: &WorkReport) -> u8 {

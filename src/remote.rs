@@ -152,7 +152,7 @@ impl Remote {
                     if !call.retry_safe || last {
                         return Err(err);
                     }
-                    tokio::time::sleep(schedule.next_delay()).await;
+                    crate::worker::without_slot(tokio::time::sleep(schedule.next_delay())).await;
                     continue;
                 }
             };
@@ -196,7 +196,8 @@ impl Remote {
                         return Err(err);
                     }
                     if retry_after.is_none() {
-                        tokio::time::sleep(schedule.next_delay()).await;
+                        crate::worker::without_slot(tokio::time::sleep(schedule.next_delay()))
+                            .await;
                     }
                 }
                 _ => return Err(err),

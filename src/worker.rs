@@ -8,8 +8,11 @@
 //! A worker registers in the store and beats every few seconds; the beat also extends the leases of
 //! the jobs it holds, so a worker that dies (even `kill -9`) loses its jobs to others one lease later.
 //! A job that only waits (polling a Graph operation) gives its slot back meanwhile (`without_slot`).
+//! `[worker] concurrency` slots exist per target, so Teams and Classroom work each run at their own
+//! quota.
 
 use crate::app::App;
+use crate::domain::Target;
 use crate::jobs::{self, JobOutcome};
 use crate::store::{Job, JobEnd, WorkerInfo};
 use std::future::Future;
@@ -163,13 +166,54 @@ fn stopping(stop: &Option<&mut watch::Receiver<bool>>) -> bool {
     stop.as_ref().is_some_and(|s| *s.borrow())
 }
 
+/// One pool of concurrency slots per target: Teams and Classroom have separate quotas, so a slow
+/// one never holds the slots the other could use.
+struct Pools {
+    pools: [(Target, Arc<Semaphore>); 2],
+}
+
+impl Pools {
+    fn new(per_target: usize) -> Pools {
+        Pools {
+            pools: [Target::Teams, Target::Classroom]
+                .map(|t| (t, Arc::new(Semaphore::new(per_target)))),
+        }
+    }
+
+    fn of(&self, target: Target) -> &Arc<Semaphore> {
+        &self
+            .pools
+            .iter()
+            .find(|(t, _)| *t == target)
+            .expect("a pool per target")
+            .1
+    }
+
+    fn with_room(&self) -> Vec<Target> {
+        self.pools
+            .iter()
+            .filter(|(_, s)| s.available_permits() > 0)
+            .map(|(t, _)| *t)
+            .collect()
+    }
+
+    /// Resolves when some pool has room again.
+    async fn room(&self) {
+        let [(_, a), (_, b)] = &self.pools;
+        tokio::select! {
+            _ = a.acquire() => {}
+            _ = b.acquire() => {}
+        }
+    }
+}
+
 async fn work(
     app: &Arc<App>,
     worker_id: &str,
     mut stop: Option<&mut watch::Receiver<bool>>,
     progress: Option<Progress>,
 ) -> anyhow::Result<WorkReport> {
-    let slots = Arc::new(Semaphore::new(app.config.worker.concurrency));
+    let pools = Pools::new(app.config.worker.concurrency);
     let lease_ms = (app.config.worker.lease_seconds * 1000) as i64;
     let mut running: JoinSet<Finished> = JoinSet::new();
     let mut report = WorkReport::default();
@@ -177,24 +221,38 @@ async fn work(
         while let Some(done) = running.try_join_next() {
             settle(app, done?, &mut report, &progress).await?;
         }
-        let permit = tokio::select! {
-            p = slots.clone().acquire_owned() => p?,
-            _ = changed(&mut stop) => continue,
-        };
-        match app.store.claim(worker_id, App::now_ms(), lease_ms).await? {
+        let free = pools.with_room();
+        if free.is_empty() {
+            tokio::select! {
+                Some(done) = running.join_next(), if !running.is_empty() => settle(app, done?, &mut report, &progress).await?,
+                _ = pools.room() => {}
+                _ = changed(&mut stop) => {}
+            }
+            continue;
+        }
+        match app
+            .store
+            .claim(worker_id, &free, App::now_ms(), lease_ms)
+            .await?
+        {
             Some(job) => {
+                let slots = pools.of(job.target).clone();
+                let permit = slots.clone().acquire_owned().await?;
                 let app = app.clone();
                 let slot = Arc::new(Slot {
-                    slots: slots.clone(),
+                    slots,
                     permit: Mutex::new(Some(permit)),
                 });
-                running.spawn(SLOT.scope(slot, async move {
-                    let result = jobs::run(&app, &job).await;
-                    (job, result)
-                }));
+                let lane = job.lane;
+                running.spawn(SLOT.scope(
+                    slot,
+                    crate::throttle::in_lane(lane, async move {
+                        let result = jobs::run(&app, &job).await;
+                        (job, result)
+                    }),
+                ));
             }
             None => {
-                drop(permit);
                 let (pending, next) = app.store.pending_work().await?;
                 if stop.is_none() && pending == 0 && running.is_empty() {
                     return Ok(report);

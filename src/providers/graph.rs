@@ -276,7 +276,7 @@ impl GraphProvider {
                 // Graph docs: a group under 15 minutes old can 404 here; retry three times, 10 s apart.
                 Err(e) if e.is(ErrorKind::NotFound) && not_found < TEAMIFY_404_RETRIES => {
                     not_found += 1;
-                    tokio::time::sleep(self.teamify_retry).await;
+                    crate::worker::without_slot(tokio::time::sleep(self.teamify_retry)).await;
                 }
                 Err(e) if e.is(ErrorKind::NotFound) => {
                     return Err(ProviderError {
@@ -298,7 +298,8 @@ impl GraphProvider {
         };
         let started = Instant::now();
         loop {
-            tokio::time::sleep(self.poll).await;
+            // Waiting does no work: the job's slot goes to another job meanwhile.
+            crate::worker::without_slot(tokio::time::sleep(self.poll)).await;
             let reply = self
                 .send(Call::new(
                     Api::Graph,
@@ -348,7 +349,10 @@ impl GraphProvider {
                 Ok(r) => return Ok(r.body),
                 Err(e) if e.is(ErrorKind::NotFound) && tries < 3 => {
                     tries += 1;
-                    tokio::time::sleep(self.poll.max(Duration::from_millis(100))).await;
+                    crate::worker::without_slot(tokio::time::sleep(
+                        self.poll.max(Duration::from_millis(100)),
+                    ))
+                    .await;
                 }
                 Err(e) => return Err(e),
             }

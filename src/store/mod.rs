@@ -238,8 +238,15 @@ pub trait Store: Send + Sync {
     /// Enqueues unless an equal job is already waiting (a restore: waiting or running); returns
     /// the job's id and whether it is new.
     async fn enqueue(&self, job: &NewJob, now_ms: i64) -> StoreResult<(i64, bool)>;
-    /// Takes the next runnable job (highest lane first), leasing it until `now + lease`.
-    async fn claim(&self, worker: &str, now_ms: i64, lease_ms: i64) -> StoreResult<Option<Job>>;
+    /// Takes the next runnable job for one of `targets` (highest lane first), leasing it until
+    /// `now + lease`. A job whose lease ran out (its worker died) is runnable again.
+    async fn claim(
+        &self,
+        worker: &str,
+        targets: &[Target],
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> StoreResult<Option<Job>>;
     /// Puts every job `worker` holds back in the queue at once, not counting the attempt (graceful
     /// shutdown); returns how many.
     async fn release_held(&self, worker: &str) -> StoreResult<u64>;

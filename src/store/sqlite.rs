@@ -360,25 +360,57 @@ impl Store for SqliteStore {
         Ok((row.get("id"), true))
     }
 
-    async fn claim(&self, worker: &str, now: i64, lease_ms: i64) -> StoreResult<Option<Job>> {
+    async fn claim(
+        &self,
+        worker: &str,
+        targets: &[Target],
+        now: i64,
+        lease_ms: i64,
+    ) -> StoreResult<Option<Job>> {
+        let teams = targets.contains(&Target::Teams) as i64;
+        let classroom = targets.contains(&Target::Classroom) as i64;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        // Queued jobs first (walks the claim index in lane order), then jobs whose worker died.
+        // Jobs of one link never run at the same time.
+        let mut picked = None;
+        for candidates in [
+            "SELECT j.id FROM jobs j
+             WHERE j.state = 'queued' AND j.run_at <= ?1",
+            "SELECT j.id FROM jobs j WHERE j.state = 'running' AND j.lease_until < ?1",
+        ] {
+            let sql = format!(
+                "{candidates}
+                   AND ((?2 = 1 AND j.target = 'teams') OR (?3 = 1 AND j.target = 'classroom'))
+                   AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.state = 'running' AND r.lease_until >= ?1
+                                   AND r.group_id = j.group_id AND r.target = j.target AND r.id <> j.id)
+                 ORDER BY j.lane DESC, j.run_at, j.id LIMIT 1"
+            );
+            picked = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(now)
+                .bind(teams)
+                .bind(classroom)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| r.get::<i64, _>("id"));
+            if picked.is_some() {
+                break;
+            }
+        }
+        let Some(id) = picked else {
+            tx.commit().await?;
+            return Ok(None);
+        };
         let row = sqlx::query(
-            "UPDATE jobs SET state = 'running', locked_by = ?1, lease_until = ?2 + ?3, attempts = attempts + 1
-             WHERE id = (
-               SELECT j.id FROM jobs j
-               WHERE ((j.state = 'queued' AND j.run_at <= ?2) OR (j.state = 'running' AND j.lease_until < ?2))
-                 AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.state = 'running' AND r.lease_until >= ?2
-                                 AND r.group_id = j.group_id AND r.target = j.target AND r.id <> j.id)
-               ORDER BY j.lane DESC, j.run_at, j.id LIMIT 1)
-             RETURNING *",
+            "UPDATE jobs SET state = 'running', locked_by = ?2, lease_until = ?3, attempts = attempts + 1
+             WHERE id = ?1 RETURNING *",
         )
+        .bind(id)
         .bind(worker)
-        .bind(now)
-        .bind(lease_ms)
-        .fetch_optional(&mut *tx)
+        .bind(now + lease_ms)
+        .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
-        row.as_ref().map(Self::job_from).transpose()
+        Self::job_from(&row).map(Some)
     }
 
     async fn release_held(&self, worker: &str) -> StoreResult<u64> {
