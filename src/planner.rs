@@ -11,7 +11,7 @@ use crate::link::LinkState;
 use crate::restore_policy::{RestoreSubject, decide};
 use crate::store::{AuditEntry, ImportApplied, JobKind, Lane, Link, NewJob, StoreResult};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Counts of work held back, by reason.
 pub type HeldCounts = BTreeMap<&'static str, u64>;
@@ -248,12 +248,20 @@ pub async fn nightly(app: &App, actor: &str) -> StoreResult<NightlySummary> {
             .await?,
         ..Default::default()
     };
+    #[derive(Clone, Copy)]
+    enum Counted {
+        Archive,
+        Create,
+        Retry,
+    }
+    let mut jobs = Batch::default();
+    let mut links = links_by_group(app).await?;
     for g in app.store.groups().await? {
         let Some(cal) = app.year(&g.group.academic_year) else {
             *s.skipped.entry("year not configured").or_default() += 1;
             continue;
         };
-        for link in app.store.links_of(&g.group.id).await? {
+        for link in links.remove(&g.group.id).unwrap_or_default() {
             if app.provider(link.target).is_none() {
                 continue;
             }
@@ -261,16 +269,14 @@ pub async fn nightly(app: &App, actor: &str) -> StoreResult<NightlySummary> {
                 if !link.mis_linked {
                     *s.skipped.entry(HeldBack::Unlinked.as_str()).or_default() += 1;
                 } else if link.remote_id.is_some() && link.state != LinkState::Archived {
-                    let (_, fresh) = enqueue(
+                    jobs.add(
                         app,
                         JobKind::Archive,
-                        &g.group.id,
-                        link.target,
+                        &link,
                         Lane::Nightly,
-                        Some(actor),
-                    )
-                    .await?;
-                    s.archive_enqueued += fresh as u64;
+                        actor,
+                        Counted::Archive,
+                    );
                 }
                 continue;
             }
@@ -280,24 +286,79 @@ pub async fn nightly(app: &App, actor: &str) -> StoreResult<NightlySummary> {
             let due = matches!(link.state, LinkState::Pending | LinkState::Failed)
                 || !link.missing_accounts.is_empty();
             if due && mis_gate(app, &g.group.academic_year, &link, &mut s.skipped) {
-                let (_, fresh) = enqueue(
-                    app,
-                    JobKind::Reconcile,
-                    &g.group.id,
-                    link.target,
-                    Lane::Mis,
-                    Some(actor),
-                )
-                .await?;
-                if link.state == LinkState::Pending {
-                    s.create_enqueued += fresh as u64;
+                let counted = if link.state == LinkState::Pending {
+                    Counted::Create
                 } else {
-                    s.retry_enqueued += fresh as u64;
-                }
+                    Counted::Retry
+                };
+                jobs.add(app, JobKind::Reconcile, &link, Lane::Mis, actor, counted);
             }
         }
     }
+    for (counted, fresh) in jobs.enqueue(app).await? {
+        let n = match counted {
+            Counted::Archive => &mut s.archive_enqueued,
+            Counted::Create => &mut s.create_enqueued,
+            Counted::Retry => &mut s.retry_enqueued,
+        };
+        *n += fresh as u64;
+    }
     Ok(s)
+}
+
+/// Every link, by group: one read instead of one per group on bulk runs.
+async fn links_by_group(app: &App) -> StoreResult<HashMap<String, Vec<Link>>> {
+    let mut by_group: HashMap<String, Vec<Link>> = HashMap::new();
+    for link in app.store.all_links().await? {
+        by_group
+            .entry(link.group_id.clone())
+            .or_default()
+            .push(link);
+    }
+    Ok(by_group)
+}
+
+/// Jobs a bulk run decided on, enqueued together in a few transactions; `T` says what each counts as.
+struct Batch<T> {
+    jobs: Vec<NewJob>,
+    tags: Vec<T>,
+}
+
+impl<T> Default for Batch<T> {
+    fn default() -> Self {
+        Batch {
+            jobs: Vec::new(),
+            tags: Vec::new(),
+        }
+    }
+}
+
+impl<T: Copy> Batch<T> {
+    fn add(&mut self, app: &App, kind: JobKind, link: &Link, lane: Lane, by: &str, tag: T) {
+        self.jobs.push(NewJob {
+            kind,
+            group_id: link.group_id.clone(),
+            target: link.target,
+            lane,
+            requested_by: Some(by.to_string()),
+            max_attempts: app.config.worker.max_attempts,
+        });
+        self.tags.push(tag);
+    }
+
+    /// Enqueues in chunks (short write transactions); each tag with whether its job is new.
+    async fn enqueue(self, app: &App) -> StoreResult<Vec<(T, bool)>> {
+        let mut out = Vec::with_capacity(self.jobs.len());
+        for (jobs, tags) in self.jobs.chunks(1000).zip(self.tags.chunks(1000)) {
+            let ids = app.store.enqueue_many(jobs, App::now_ms()).await?;
+            out.extend(
+                tags.iter()
+                    .copied()
+                    .zip(ids.into_iter().map(|(_, new)| new)),
+            );
+        }
+        Ok(out)
+    }
 }
 
 /// Per school: how many links a year archive covers.
@@ -345,11 +406,13 @@ pub async fn archive_year(
         dry_run,
         ..Default::default()
     };
+    let mut jobs = Batch::default();
+    let mut links = links_by_group(app).await?;
     for g in app.store.groups().await? {
         if app.year(&g.group.academic_year).map(|c| c.year) != Some(cal.year) {
             continue;
         }
-        for link in app.store.links_of(&g.group.id).await? {
+        for link in links.remove(&g.group.id).unwrap_or_default() {
             if app.provider(link.target).is_none()
                 || link.remote_id.is_none()
                 || link.state == LinkState::Archived
@@ -362,19 +425,16 @@ pub async fn archive_year(
             }
             *s.per_school.entry(g.group.school.clone()).or_default() += 1;
             if !dry_run {
-                let (_, fresh) = enqueue(
-                    app,
-                    JobKind::Archive,
-                    &g.group.id,
-                    link.target,
-                    Lane::Operator,
-                    Some(actor),
-                )
-                .await?;
-                s.enqueued += fresh as u64;
+                jobs.add(app, JobKind::Archive, &link, Lane::Operator, actor, ());
             }
         }
     }
+    s.enqueued = jobs
+        .enqueue(app)
+        .await?
+        .into_iter()
+        .filter(|(_, new)| *new)
+        .count() as u64;
     if !dry_run {
         app.store
             .audit(&audit(

@@ -12,7 +12,7 @@
 
 use crate::config::{GoogleLimits, MicrosoftLimits};
 use crate::store::Lane;
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::Clock;
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
@@ -136,12 +136,12 @@ impl Limiter {
 
     /// A cell now, or how long until one may be free.
     fn check(&self, key: &str) -> Result<(), Duration> {
-        let clock = DefaultClock::default();
-        let outcome = match self {
-            Limiter::Direct(l) => l.check(),
-            Limiter::Keyed(l) => l.check_key(&key.to_string()),
-        };
-        outcome.map_err(|not_until| not_until.wait_time_from(clock.now()))
+        match self {
+            Limiter::Direct(l) => l.check().map_err(|n| n.wait_time_from(l.clock().now())),
+            Limiter::Keyed(l) => l
+                .check_key(&key.to_string())
+                .map_err(|n| n.wait_time_from(l.clock().now())),
+        }
     }
 }
 

@@ -166,6 +166,9 @@ fn stopping(stop: &Option<&mut watch::Receiver<bool>>) -> bool {
     stop.as_ref().is_some_and(|s| *s.borrow())
 }
 
+/// Jobs claimed in one store transaction at most: fewer, larger writes while a storm runs.
+const CLAIM_BATCH: usize = 16;
+
 /// One pool of concurrency slots per target: Teams and Classroom have separate quotas, so a slow
 /// one never holds the slots the other could use.
 struct Pools {
@@ -230,12 +233,15 @@ async fn work(
             }
             continue;
         }
-        match app
-            .store
-            .claim(worker_id, &free, App::now_ms(), lease_ms)
-            .await?
-        {
-            Some(job) => {
+        let mut claimed = 0;
+        for target in free {
+            let room = pools.of(target).available_permits().min(CLAIM_BATCH);
+            let jobs = app
+                .store
+                .claim(worker_id, target, room, App::now_ms(), lease_ms)
+                .await?;
+            claimed += jobs.len();
+            for job in jobs {
                 let slots = pools.of(job.target).clone();
                 let permit = slots.clone().acquire_owned().await?;
                 let app = app.clone();
@@ -252,21 +258,22 @@ async fn work(
                     }),
                 ));
             }
-            None => {
-                let (pending, next) = app.store.pending_work().await?;
-                if stop.is_none() && pending == 0 && running.is_empty() {
-                    return Ok(report);
-                }
-                // Wait for a running job to end, the next queued one to become due, or the stop.
-                let wait = next
-                    .map(|t| (t - App::now_ms()).clamp(5, 250) as u64)
-                    .unwrap_or(250);
-                tokio::select! {
-                    Some(done) = running.join_next(), if !running.is_empty() => settle(app, done?, &mut report, &progress).await?,
-                    _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
-                    _ = changed(&mut stop) => {}
-                }
-            }
+        }
+        if claimed > 0 {
+            continue;
+        }
+        let (pending, next) = app.store.pending_work().await?;
+        if stop.is_none() && pending == 0 && running.is_empty() {
+            return Ok(report);
+        }
+        // Wait for a running job to end, the next queued one to become due, or the stop.
+        let wait = next
+            .map(|t| (t - App::now_ms()).clamp(5, 250) as u64)
+            .unwrap_or(250);
+        tokio::select! {
+            Some(done) = running.join_next(), if !running.is_empty() => settle(app, done?, &mut report, &progress).await?,
+            _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
+            _ = changed(&mut stop) => {}
         }
     }
     // Stopping: no new claims; running jobs get a bounded time to finish, the rest are released.

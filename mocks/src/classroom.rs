@@ -578,6 +578,38 @@ fn create_course(w: &mut World, req: &Incoming, auth: &Auth) -> Answer {
     Ok(wire::json(200, &body))
 }
 
+/// An ACTIVE course, for benchmark set-up (see `MockServices::seed_course`).
+pub(crate) fn seed_course(w: &mut World, alias: &str, name: &str, owner: UserIdx) -> String {
+    let c = &mut w.classroom;
+    let idx = c.courses.len();
+    let now = wire::timestamp(false);
+    let mut course = Course {
+        id: (700_000_000_001u64 + idx as u64).to_string(),
+        name: name.to_string(),
+        section: None,
+        description_heading: None,
+        description: None,
+        room: None,
+        subject: None,
+        levels: None,
+        owner,
+        state: CourseState::Provisioned,
+        creation_time: now.clone(),
+        update_time: now,
+        enrollment_code: wire::enrollment_code(),
+        calendar_id: None,
+        aliases: vec![alias.to_string()],
+        teachers: vec![owner],
+        students: Vec::new(),
+    };
+    course.set_state(CourseState::Active);
+    let id = course.id.clone();
+    c.by_id.insert(id.clone(), idx);
+    c.by_alias.insert(alias.to_string(), idx);
+    c.courses.push(course);
+    id
+}
+
 /// `d:` (domain) or `p:` (project) followed by a name, at most 256 characters in all.
 fn valid_alias(alias: &str) -> bool {
     (alias.starts_with("d:") || alias.starts_with("p:"))

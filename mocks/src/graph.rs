@@ -267,7 +267,7 @@ impl Backend for Graph {
             }
             (&Method::POST, ["teams"]) => create_team(shared, w, req),
             (&Method::GET, ["teams", _]) => get_team(shared, w, id(1)),
-            (&Method::GET, ["teams", _, "operations", _]) => get_operation(w, id(1), id(3)),
+            (&Method::GET, ["teams", _, "operations", _]) => get_operation(shared, w, id(1), id(3)),
             (&Method::POST, ["teams", _, "archive"]) => {
                 archive(shared, w, req, id(1), OpKind::Archive)
             }
@@ -643,6 +643,44 @@ fn create_class(shared: &Shared, w: &mut World, req: &Incoming) -> Response {
     wire::with_header(wire::json(201, &body), "location", &location)
 }
 
+/// A class that is already a team, for benchmark set-up (see `MockServices::seed_team`).
+pub(crate) fn seed_team(
+    w: &mut World,
+    external_id: &str,
+    display_name: &str,
+    owner: UserIdx,
+) -> String {
+    let g = &mut w.graph;
+    let idx = g.classes.len();
+    let mail_nickname = format!("seed{idx}");
+    let class = EduClass {
+        id: wire::guid(),
+        display_name: display_name.to_string(),
+        mail_nickname: mail_nickname.clone(),
+        external_id: external_id.to_string(),
+        external_name: None,
+        external_source: "sis".into(),
+        description: None,
+        class_code: None,
+        created: wire::timestamp(true),
+        owners: vec![owner],
+        members: Vec::new(),
+        is_team: true,
+        is_archived: false,
+        replication_404s_left: 0,
+        teamify_running: false,
+    };
+    let id = class.id.clone();
+    g.by_id.insert(id.clone(), idx);
+    g.by_nickname.insert(mail_nickname, idx);
+    g.by_external_id
+        .entry(external_id.to_string())
+        .or_default()
+        .push(idx);
+    g.classes.push(class);
+    id
+}
+
 fn list_class_teachers(shared: &Shared, w: &World, req: &Incoming, id: &str) -> Response {
     let Some(&idx) = w.graph.by_id.get(id) else {
         return resource_not_found(id);
@@ -856,7 +894,7 @@ fn get_team(shared: &Shared, w: &World, id: &str) -> Response {
     )
 }
 
-fn get_operation(w: &mut World, team_id: &str, op_id: &str) -> Response {
+fn get_operation(shared: &Shared, w: &mut World, team_id: &str, op_id: &str) -> Response {
     let g = &mut w.graph;
     let not_found = || {
         graph_error(
@@ -873,7 +911,7 @@ fn get_operation(w: &mut World, team_id: &str, op_id: &str) -> Response {
     }
     // The first poll of every operation sees notStarted, so clients must loop, even when
     // operation_delay is 0 and other reads already see the effect (`handle` settled it).
-    let first_poll = !op.polled;
+    let first_poll = !op.polled && shared.opts.first_poll_sees_not_started;
     op.polled = true;
     let (status, error) = match (first_poll, op.done, op.fails) {
         (true, _, _) => ("notStarted", Value::Null),

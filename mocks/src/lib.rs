@@ -77,6 +77,9 @@ pub struct MockOptions {
     pub token_lifetime: Duration,
     /// How long a Graph teamsAsyncOperation stays notStarted/inProgress before it succeeds.
     pub operation_delay: Duration,
+    /// The first poll of every operation sees `notStarted` even when it is done (default), so
+    /// clients must loop; benchmarks turn it off to see one poll per finished operation.
+    pub first_poll_sees_not_started: bool,
     /// Largest page for Graph lists and Classroom lists; a client asking for less gets less.
     /// The small default forces clients to follow paging.
     pub page_size: usize,
@@ -85,6 +88,15 @@ pub struct MockOptions {
     pub replication_404s: u32,
     /// When set, per-bucket request limits answered with 429 and `Retry-After`.
     pub quotas: Option<Quotas>,
+    /// When set, this share of Graph and Classroom requests fails at random (half 503 with no
+    /// effect, half a connection reset with no effect), for storms with faults.
+    pub random_faults: Option<RandomFaults>,
+}
+
+/// Random faults: `rate` is the share of requests (0.03 = 3%) that fail.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RandomFaults {
+    pub rate: f64,
 }
 
 impl Default for MockOptions {
@@ -97,9 +109,11 @@ impl Default for MockOptions {
             admin_emails: vec!["classroom-admin@hwbcymru.net".into()],
             token_lifetime: Duration::from_secs(3599),
             operation_delay: Duration::ZERO,
+            first_poll_sees_not_started: true,
             page_size: 2,
             replication_404s: 0,
             quotas: None,
+            random_faults: None,
         }
     }
 }
@@ -390,6 +404,22 @@ impl MockServices {
         graph::team_views(self.shared(), Some(external_id))
             .into_iter()
             .next()
+    }
+
+    /// Set-up for benchmarks: a class team that already exists (owned by `owner_email`, whose
+    /// account is created), as if class-sync had made it earlier. Returns the team id.
+    pub fn seed_team(&self, external_id: &str, display_name: &str, owner_email: &str) -> String {
+        let mut world = self.shared().world();
+        let owner = world.users.add(owner_email);
+        graph::seed_team(&mut world, external_id, display_name, owner)
+    }
+
+    /// Set-up for benchmarks: an ACTIVE course with alias `alias` owned by `owner_email` (whose
+    /// account is created). Returns the course id.
+    pub fn seed_course(&self, alias: &str, name: &str, owner_email: &str) -> String {
+        let mut world = self.shared().world();
+        let owner = world.users.add(owner_email);
+        classroom::seed_course(&mut world, alias, name, owner)
     }
 
     /// Every course, in creation order.

@@ -315,7 +315,10 @@ pub(crate) async fn serve<B: Backend>(
     shared.check_violations(&class.keys, at);
 
     let mut then_500 = false;
-    match shared.take_fault(B::SERVICE, &req) {
+    let fault = shared
+        .take_fault(B::SERVICE, &req)
+        .or_else(|| shared.random_fault(B::SERVICE));
+    match fault {
         Some(FaultKind::Status {
             status,
             retry_after,
@@ -438,6 +441,26 @@ impl Shared {
     fn take_fault(&self, service: Service, req: &Incoming) -> Option<FaultKind> {
         self.take_matching(service, req, |kind| {
             !matches!(kind, FaultKind::OperationFailed)
+        })
+    }
+
+    /// With `MockOptions::random_faults`, a 503 or a reset for that share of Graph and Classroom requests.
+    fn random_fault(&self, service: Service) -> Option<FaultKind> {
+        let rate = self.opts.random_faults?.rate;
+        if !matches!(service, Service::Graph | Service::Classroom) {
+            return None;
+        }
+        let roll: f64 = rand::random();
+        if roll >= rate {
+            return None;
+        }
+        Some(if roll < rate / 2.0 {
+            FaultKind::Status {
+                status: 503,
+                retry_after: None,
+            }
+        } else {
+            FaultKind::Reset
         })
     }
 

@@ -237,16 +237,24 @@ pub trait Store: Send + Sync {
 
     /// Enqueues unless an equal job is already waiting (a restore: waiting or running); returns
     /// the job's id and whether it is new.
-    async fn enqueue(&self, job: &NewJob, now_ms: i64) -> StoreResult<(i64, bool)>;
-    /// Takes the next runnable job for one of `targets` (highest lane first), leasing it until
-    /// `now + lease`. A job whose lease ran out (its worker died) is runnable again.
+    async fn enqueue(&self, job: &NewJob, now_ms: i64) -> StoreResult<(i64, bool)> {
+        let ids = self.enqueue_many(std::slice::from_ref(job), now_ms).await?;
+        ids.into_iter()
+            .next()
+            .ok_or_else(|| StoreError::Corrupt("enqueue returned no job".into()))
+    }
+    /// `enqueue` for many jobs in one transaction (a nightly run enqueues 100k+); answers in order.
+    async fn enqueue_many(&self, jobs: &[NewJob], now_ms: i64) -> StoreResult<Vec<(i64, bool)>>;
+    /// Takes up to `limit` runnable jobs of `target` (highest lane first, never two of one link),
+    /// leasing them until `now + lease`. A job whose lease ran out (its worker died) is runnable again.
     async fn claim(
         &self,
         worker: &str,
-        targets: &[Target],
+        target: Target,
+        limit: usize,
         now_ms: i64,
         lease_ms: i64,
-    ) -> StoreResult<Option<Job>>;
+    ) -> StoreResult<Vec<Job>>;
     /// Puts every job `worker` holds back in the queue at once, not counting the attempt (graceful
     /// shutdown); returns how many.
     async fn release_held(&self, worker: &str) -> StoreResult<u64>;

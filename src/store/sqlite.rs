@@ -13,7 +13,12 @@ use std::str::FromStr;
 use std::time::Duration;
 
 pub struct SqliteStore {
+    /// Readers (WAL lets them run beside the writer).
     pool: SqlitePool,
+    /// One connection for every write: writers of this process queue here in order instead of
+    /// contending for SQLite's lock (whose busy handler sleeps); other processes still wait on
+    /// `busy_timeout`.
+    writer: SqlitePool,
 }
 
 fn json<T: serde::Serialize>(v: &T) -> String {
@@ -41,13 +46,20 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(30))
+            // A year-end storm touches every job and link: keep the pages in memory.
+            .pragma("cache_size", "-65536")
+            .pragma("mmap_size", "268435456")
             .foreign_keys(true);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("migrations/sqlite").run(&writer).await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options)
             .await?;
-        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore { pool, writer })
     }
 
     fn group_from(row: &SqliteRow) -> StoreResult<StoredGroup> {
@@ -111,6 +123,59 @@ impl SqliteStore {
         })
     }
 
+    /// Enqueues one job inside `tx` (see `Store::enqueue`).
+    async fn enqueue_in(
+        tx: &mut sqlx::SqliteConnection,
+        job: &NewJob,
+        now: i64,
+    ) -> StoreResult<(i64, bool)> {
+        let key = format!(
+            "{}:{}:{}",
+            job.kind.as_str(),
+            job.target.as_str(),
+            job.group_id
+        );
+        // A reconcile already running may have read the group before this change: only a waiting
+        // one absorbs it. A restore absorbs any restore not yet finished (one pending restore per link).
+        let live_states = if job.kind == JobKind::Restore {
+            "('queued','running')"
+        } else {
+            "('queued')"
+        };
+        let sql = format!(
+            "SELECT id, lane FROM jobs WHERE dedup_key = ?1 AND state IN {live_states} ORDER BY id LIMIT 1"
+        );
+        let existing = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&key)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(row) = existing {
+            let id: i64 = row.get("id");
+            // A more urgent request lifts the waiting job into its lane.
+            sqlx::query("UPDATE jobs SET lane = MAX(lane, ?2) WHERE id = ?1 AND state = 'queued'")
+                .bind(id)
+                .bind(job.lane as i64)
+                .execute(&mut *tx)
+                .await?;
+            return Ok((id, false));
+        }
+        let row = sqlx::query(
+            "INSERT INTO jobs (kind, group_id, target, lane, state, attempts, max_attempts, run_at, requested_by, dedup_key, created_at)
+             VALUES (?1, ?2, ?3, ?4, 'queued', 0, ?5, ?6, ?7, ?8, ?6) RETURNING id",
+        )
+        .bind(job.kind.as_str())
+        .bind(&job.group_id)
+        .bind(job.target.as_str())
+        .bind(job.lane as i64)
+        .bind(job.max_attempts as i64)
+        .bind(now)
+        .bind(&job.requested_by)
+        .bind(&key)
+        .fetch_one(&mut *tx)
+        .await?;
+        Ok((row.get("id"), true))
+    }
+
     /// Writes one group inside `tx`; returns None if unchanged, Some(true) if new, Some(false) if changed.
     async fn upsert_group(
         tx: &mut sqlx::SqliteConnection,
@@ -169,7 +234,7 @@ impl SqliteStore {
 impl Store for SqliteStore {
     async fn import_snapshot(&self, snapshot: &Snapshot) -> StoreResult<ImportApplied> {
         let now = now_ms();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let mut applied = ImportApplied::default();
         for s in &snapshot.schools {
             sqlx::query(
@@ -215,7 +280,7 @@ impl Store for SqliteStore {
     }
 
     async fn put_group(&self, group: &Group) -> StoreResult<Option<bool>> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let outcome = Self::upsert_group(&mut tx, group, now_ms()).await?;
         tx.commit().await?;
         Ok(outcome)
@@ -304,113 +369,67 @@ impl Store for SqliteStore {
         .bind(&l.last_error)
         .bind(l.held_changes as i64)
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
 
-    async fn enqueue(&self, job: &NewJob, now: i64) -> StoreResult<(i64, bool)> {
-        let key = format!(
-            "{}:{}:{}",
-            job.kind.as_str(),
-            job.target.as_str(),
-            job.group_id
-        );
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        // A reconcile already running may have read the group before this change: only a waiting
-        // one absorbs it. A restore absorbs any restore not yet finished (one pending restore per link).
-        let live_states = if job.kind == JobKind::Restore {
-            "('queued','running')"
-        } else {
-            "('queued')"
-        };
-        let sql = format!(
-            "SELECT id, lane FROM jobs WHERE dedup_key = ?1 AND state IN {live_states} ORDER BY id LIMIT 1"
-        );
-        let existing = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(&key)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if let Some(row) = existing {
-            let id: i64 = row.get("id");
-            // A more urgent request lifts the waiting job into its lane.
-            sqlx::query("UPDATE jobs SET lane = MAX(lane, ?2) WHERE id = ?1 AND state = 'queued'")
-                .bind(id)
-                .bind(job.lane as i64)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            return Ok((id, false));
+    async fn enqueue_many(&self, jobs: &[NewJob], now: i64) -> StoreResult<Vec<(i64, bool)>> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut out = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            out.push(Self::enqueue_in(&mut tx, job, now).await?);
         }
-        let row = sqlx::query(
-            "INSERT INTO jobs (kind, group_id, target, lane, state, attempts, max_attempts, run_at, requested_by, dedup_key, created_at)
-             VALUES (?1, ?2, ?3, ?4, 'queued', 0, ?5, ?6, ?7, ?8, ?6) RETURNING id",
-        )
-        .bind(job.kind.as_str())
-        .bind(&job.group_id)
-        .bind(job.target.as_str())
-        .bind(job.lane as i64)
-        .bind(job.max_attempts as i64)
-        .bind(now)
-        .bind(&job.requested_by)
-        .bind(&key)
-        .fetch_one(&mut *tx)
-        .await?;
         tx.commit().await?;
-        Ok((row.get("id"), true))
+        Ok(out)
     }
 
     async fn claim(
         &self,
         worker: &str,
-        targets: &[Target],
+        target: Target,
+        limit: usize,
         now: i64,
         lease_ms: i64,
-    ) -> StoreResult<Option<Job>> {
-        let teams = targets.contains(&Target::Teams) as i64;
-        let classroom = targets.contains(&Target::Classroom) as i64;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        // Queued jobs first (walks the claim index in lane order), then jobs whose worker died.
-        // Jobs of one link never run at the same time.
-        let mut picked = None;
-        for candidates in [
-            "SELECT j.id FROM jobs j
-             WHERE j.state = 'queued' AND j.run_at <= ?1",
-            "SELECT j.id FROM jobs j WHERE j.state = 'running' AND j.lease_until < ?1",
-        ] {
-            let sql = format!(
-                "{candidates}
-                   AND ((?2 = 1 AND j.target = 'teams') OR (?3 = 1 AND j.target = 'classroom'))
-                   AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.state = 'running' AND r.lease_until >= ?1
-                                   AND r.group_id = j.group_id AND r.target = j.target AND r.id <> j.id)
-                 ORDER BY j.lane DESC, j.run_at, j.id LIMIT 1"
-            );
-            picked = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(now)
-                .bind(teams)
-                .bind(classroom)
-                .fetch_optional(&mut *tx)
-                .await?
-                .map(|r| r.get::<i64, _>("id"));
-            if picked.is_some() {
-                break;
+    ) -> StoreResult<Vec<Job>> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut claimed = Vec::new();
+        // Queued jobs first (walks `jobs_queue` in lane order), then jobs whose worker died. One at
+        // a time, so each pick sees the ones before it: jobs of one link never run together.
+        'pick: while claimed.len() < limit {
+            for candidates in [
+                "SELECT j.id FROM jobs j WHERE j.state = 'queued' AND j.run_at <= ?1",
+                "SELECT j.id FROM jobs j WHERE j.state = 'running' AND j.lease_until < ?1",
+            ] {
+                let sql = format!(
+                    "{candidates} AND j.target = ?2
+                       AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.state = 'running' AND r.lease_until >= ?1
+                                       AND r.group_id = j.group_id AND r.target = j.target AND r.id <> j.id)
+                     ORDER BY j.lane DESC, j.run_at, j.id LIMIT 1"
+                );
+                let picked = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(now)
+                    .bind(target.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if let Some(row) = picked {
+                    let row = sqlx::query(
+                        "UPDATE jobs SET state = 'running', locked_by = ?2, lease_until = ?3, attempts = attempts + 1
+                         WHERE id = ?1 RETURNING *",
+                    )
+                    .bind(row.get::<i64, _>("id"))
+                    .bind(worker)
+                    .bind(now + lease_ms)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    claimed.push(Self::job_from(&row)?);
+                    continue 'pick;
+                }
             }
+            break;
         }
-        let Some(id) = picked else {
-            tx.commit().await?;
-            return Ok(None);
-        };
-        let row = sqlx::query(
-            "UPDATE jobs SET state = 'running', locked_by = ?2, lease_until = ?3, attempts = attempts + 1
-             WHERE id = ?1 RETURNING *",
-        )
-        .bind(id)
-        .bind(worker)
-        .bind(now + lease_ms)
-        .fetch_one(&mut *tx)
-        .await?;
         tx.commit().await?;
-        Self::job_from(&row).map(Some)
+        Ok(claimed)
     }
 
     async fn release_held(&self, worker: &str) -> StoreResult<u64> {
@@ -419,7 +438,7 @@ impl Store for SqliteStore {
              WHERE locked_by = ?1 AND state = 'running'",
         )
         .bind(worker)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected())
     }
@@ -442,7 +461,7 @@ impl Store for SqliteStore {
                     .bind(error.clone())
             }
         };
-        q.execute(&self.pool).await?;
+        q.execute(&self.writer).await?;
         Ok(())
     }
 
@@ -506,7 +525,7 @@ impl Store for SqliteStore {
     async fn register_worker(&self, w: &WorkerInfo) -> StoreResult<()> {
         sqlx::query("DELETE FROM workers WHERE seen_at < ?1")
             .bind(w.seen_at - 3_600_000)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         sqlx::query(
             "INSERT INTO workers (id, kind, pid, started_at, seen_at) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -517,13 +536,13 @@ impl Store for SqliteStore {
         .bind(w.pid)
         .bind(w.started_at)
         .bind(w.seen_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
 
     async fn heartbeat(&self, worker: &str, now: i64, lease_until: i64) -> StoreResult<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("UPDATE workers SET seen_at = ?2 WHERE id = ?1")
             .bind(worker)
             .bind(now)
@@ -541,7 +560,7 @@ impl Store for SqliteStore {
     async fn unregister_worker(&self, worker: &str) -> StoreResult<()> {
         sqlx::query("DELETE FROM workers WHERE id = ?1")
             .bind(worker)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -572,7 +591,7 @@ impl Store for SqliteStore {
             .bind(&e.target)
             .bind(&e.outcome)
             .bind(&e.detail)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -603,7 +622,7 @@ impl Store for SqliteStore {
         .bind(kind)
         .bind(today)
         .bind(now)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await?;
         Ok(row.get("id"))
     }
@@ -614,7 +633,7 @@ impl Store for SqliteStore {
             .bind(now)
             .bind(summary)
             .bind(ok as i64)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }

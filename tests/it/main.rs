@@ -1,6 +1,7 @@
 //! The one integration-test binary: each module drives the library or the binary against the mocks.
 
 mod binary;
+mod crash;
 mod exact_requests;
 mod faults;
 mod mock_contract;

@@ -1,0 +1,187 @@
+//! `kill -9` of the worker process at random moments, then a restart: all work completes, with no
+//! duplicate team or course and no lost restore.
+
+use crate::support::TestApp;
+use class_sync::domain::{Group, School, Snapshot, Target};
+use class_sync::link::LinkState;
+use class_sync::planner;
+use class_sync_mocks::{MockOptions, Quotas};
+use rand::Rng;
+use std::time::Duration;
+
+const GROUPS: usize = 24;
+const IN_YEAR: &str = "2025-09-10";
+const YEAR_END: &str = class_sync::demo::ARCHIVE_ON;
+
+fn snapshot() -> Snapshot {
+    Snapshot {
+        schools: vec![School {
+            id: "6619001".into(),
+            name: "Ysgol Ddamwain".into(),
+            admins: vec!["admin.crash@hwbcymru.net".into()],
+        }],
+        groups: (0..GROUPS)
+            .map(|i| Group {
+                id: format!("6619001-2025-26-C{i}"),
+                school: "6619001".into(),
+                academic_year: "2025-26".into(),
+                name: format!("Class {i}"),
+                year_group: Some(8),
+                subject: None,
+                targets: vec![Target::Teams, Target::Classroom],
+                teachers: vec![format!("teacher{i}@hwbcymru.net")],
+                learners: (0..3)
+                    .map(|k| format!("learner{i}x{k}@hwbcymru.net"))
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+/// Starts `work --until-idle`, kills it with SIGKILL after a random moment, `kills` times.
+async fn work_with_kills(app: &TestApp, day: &str, kills: usize) {
+    let mut rng = rand::rng();
+    for _ in 0..kills {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_class-sync"))
+            .arg("--config")
+            .arg(app.config_path())
+            .arg("--today")
+            .arg(day)
+            .args(["work", "--until-idle"])
+            .env("RUST_LOG", "off")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start the worker");
+        tokio::time::sleep(Duration::from_millis(rng.random_range(150..700))).await;
+        child.kill().expect("SIGKILL"); // std's kill() is SIGKILL on Unix
+        child.wait().expect("reap");
+    }
+}
+
+fn finish(app: &TestApp, day: &str) {
+    let out = app.bin(day, &["work", "--until-idle"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_killed_at_random_lose_and_duplicate_nothing() {
+    let quotas = Quotas {
+        teams_create_per_sec: 10,
+        teams_write_per_sec: 30,
+        teams_read_per_sec: 30,
+        per_team_per_sec: 4,
+        education_per_sec: 60,
+        classroom_per_client_per_min: 3000,
+        classroom_per_user_per_min: 1200,
+        retry_after_secs: 1,
+    };
+    let app = TestApp::start_with(MockOptions {
+        operation_delay: Duration::from_millis(80),
+        quotas: Some(quotas),
+        ..class_sync::demo::quick_mock_options()
+    })
+    .await;
+    // Short leases, so a killed worker's jobs are taken again quickly; limits as the mocks enforce.
+    let path = app.config_path();
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("[worker]\n", "[worker]\nlease_seconds = 1\n");
+    let text = text.replace(
+        "[google]",
+        "[microsoft.limits]\nteams_create = 10\nteams_write = 30\nteams_read = 30\neducation = 60\n\n[google]",
+    );
+    std::fs::write(&path, text).unwrap();
+
+    let snap = snapshot();
+    app.mocks
+        .add_users(class_sync::demo::accounts(&snap).iter().map(String::as_str));
+    let file = app.dir.path().join("ump.json");
+    std::fs::write(
+        &file,
+        serde_json::json!({ "schools": snap.schools, "groups": snap.groups }).to_string(),
+    )
+    .unwrap();
+    let out = app.bin(IN_YEAR, &["import", file.to_str().unwrap(), "--no-wait"]);
+    assert_eq!(out.status.code(), Some(0));
+
+    // Creation, killed four times, then finished.
+    work_with_kills(&app, IN_YEAR, 4).await;
+    finish(&app, IN_YEAR);
+    for g in &snap.groups {
+        let teams: Vec<_> = app
+            .mocks
+            .teams()
+            .into_iter()
+            .filter(|t| t.external_id == g.id)
+            .collect();
+        assert_eq!(teams.len(), 1, "{}: one class, not {}", g.id, teams.len());
+        assert!(teams[0].is_team, "{} is a team", g.id);
+        assert_eq!(teams[0].owners, g.teachers);
+        assert_eq!(teams[0].members, crate::support::sorted(g.learners.clone()));
+        let course = app.course(&g.id);
+        assert_eq!(course.state, "ACTIVE");
+        assert_eq!(course.students, crate::support::sorted(g.learners.clone()));
+    }
+    assert_eq!(
+        app.creates("/education/classes"),
+        GROUPS,
+        "classes created once"
+    );
+    assert_eq!(app.creates("/v1/courses"), GROUPS, "courses created once");
+
+    // Year end: the archive storm, killed four times, with Restore pressed between the kills.
+    let out = app.bin(YEAR_END, &["nightly", "--no-wait"]);
+    assert_eq!(out.status.code(), Some(0));
+    let store = app.on(YEAR_END).await;
+    let mut restored = Vec::new();
+    for round in 0..4 {
+        work_with_kills(&app, YEAR_END, 1).await;
+        // The teacher of the first archived link not yet restored presses Restore.
+        for g in &snap.groups {
+            let target = if round % 2 == 0 {
+                Target::Teams
+            } else {
+                Target::Classroom
+            };
+            let link = store.store.link(&g.id, target).await.unwrap().unwrap();
+            if link.state == LinkState::Archived && !restored.contains(&(g.id.clone(), target)) {
+                planner::restore(&store, &g.id, target, &g.teachers[0])
+                    .await
+                    .expect("the class teacher may restore");
+                restored.push((g.id.clone(), target));
+                break;
+            }
+        }
+    }
+    finish(&app, YEAR_END);
+
+    assert!(!restored.is_empty(), "restores were pressed mid-storm");
+    for g in &snap.groups {
+        for target in [Target::Teams, Target::Classroom] {
+            let was_restored = restored.contains(&(g.id.clone(), target));
+            let link = store.store.link(&g.id, target).await.unwrap().unwrap();
+            let (want, archived) = if was_restored {
+                (LinkState::Restored, false)
+            } else {
+                (LinkState::Archived, true)
+            };
+            assert_eq!(link.state, want, "{} {target}", g.id);
+            match target {
+                Target::Teams => assert_eq!(app.team(&g.id).is_archived, archived, "{}", g.id),
+                Target::Classroom => {
+                    assert_eq!(app.course(&g.id).state == "ARCHIVED", archived, "{}", g.id)
+                }
+            }
+        }
+    }
+    assert_eq!(app.mocks.teams().len(), GROUPS, "no duplicate team");
+    assert_eq!(app.mocks.courses().len(), GROUPS, "no duplicate course");
+    assert_eq!(app.mocks.retry_after_violations(), 0);
+}
