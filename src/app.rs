@@ -110,6 +110,11 @@ impl App {
         }
     }
 
+    /// True when the calendar follows the London date (no `--today`).
+    pub fn follows_london(&self) -> bool {
+        self.today == Today::London
+    }
+
     /// The same process context (store, providers, throttle shared) with the calendar fixed on
     /// `day`: the scheduler runs the nightly job for exactly the day it claimed.
     pub fn on_day(&self, day: NaiveDate) -> App {

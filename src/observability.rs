@@ -5,7 +5,7 @@
 //! `SecretString`; nothing here reads them), or decide anything.
 
 use crate::app::App;
-use crate::store::{FinishedJob, JobKind, JobState};
+use crate::store::{FinishedJob, JobKind, JobState, Lane};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -128,6 +128,17 @@ impl Metrics {
         );
 
         let depth = Family::<Labels, Gauge>::default();
+        // Every lane and kind is shown, at 0 when empty, so a dashboard's series never vanish.
+        for lane in [Lane::Restore, Lane::Operator, Lane::Mis, Lane::Nightly] {
+            for kind in [JobKind::Restore, JobKind::Reconcile, JobKind::Archive] {
+                depth
+                    .get_or_create(&vec![
+                        ("lane", lane.as_str().to_string()),
+                        ("kind", kind.as_str().to_string()),
+                    ])
+                    .set(0);
+            }
+        }
         for (lane, kind, n) in app.store.queue_depth().await? {
             depth
                 .get_or_create(&vec![

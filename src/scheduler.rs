@@ -126,7 +126,13 @@ pub async fn run(
                 Ok(true) => {
                     handled = Some(day);
                     tracing::info!(%day, "nightly run starting");
-                    match planner::nightly(&app.on_day(day), ACTOR).await {
+                    // The claimed day is the calendar's day, unless `--today` fixed another.
+                    let on = if app.follows_london() {
+                        app.on_day(day)
+                    } else {
+                        app.on_day(app.today())
+                    };
+                    match planner::nightly(&on, ACTOR).await {
                         Ok(summary) => {
                             runs.spawn(follow(app.clone(), summary, stop.clone()));
                         }
