@@ -79,11 +79,13 @@ impl FromRequestParts<ApiState> for Caller {
                 "send `Authorization: Bearer TOKEN` with the portal's or the operator's token",
             ));
         };
+        // The scheme is case-insensitive (RFC 9110 §11.1).
         let presented = value
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
             .unwrap_or("");
         // Both comparisons always run, so timing does not say which token came close.
         let operator = same_token(presented, &state.tokens.operator);

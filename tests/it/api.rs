@@ -1038,3 +1038,16 @@ async fn work_for_a_link_whose_job_is_running_is_still_accepted() {
         .expect("restore again");
     assert_eq!((r2, fresh), (r1, false));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_refuses_to_start_without_its_token_files() {
+    let app = TestApp::start().await;
+    // The mock config has no [api] token files.
+    let out = app.bin("2025-10-01", &["serve"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("class-sync.toml: api.ump_token_file: missing"),
+        "{err}"
+    );
+}
