@@ -22,13 +22,28 @@ pub struct App {
     pub teams: Option<Arc<dyn Provider>>,
     pub classroom: Option<Arc<dyn Provider>>,
     pub throttle: Arc<Throttle>,
-    /// The date every calendar rule uses (`--today`, or today in Europe/London).
-    pub today: NaiveDate,
+    /// The date every calendar rule uses: `--today`, or today in Europe/London (read anew each
+    /// time, so a long-lived `serve` moves on at midnight).
+    today: Today,
     pub retry: RetryPolicy,
+}
+
+/// Where an [`App`] takes today's date from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Today {
+    /// A fixed date (`--today`, tests, one-shot commands).
+    Fixed(NaiveDate),
+    /// The current date in Europe/London, read on every use.
+    London,
 }
 
 impl App {
     pub async fn new(config: Config, today: NaiveDate) -> anyhow::Result<Arc<App>> {
+        App::open(config, Today::Fixed(today)).await
+    }
+
+    /// Opens the store named by the config; `today` says where the calendar's date comes from.
+    pub async fn open(config: Config, today: Today) -> anyhow::Result<Arc<App>> {
         let store = crate::store::open(&config.database_url)
             .await
             .with_context(|| format!("opening {}", config.database_url))?;
@@ -37,7 +52,7 @@ impl App {
 
     pub fn with_store(
         config: Config,
-        today: NaiveDate,
+        today: Today,
         store: Arc<dyn Store>,
     ) -> anyhow::Result<Arc<App>> {
         let throttle = Arc::new(Throttle::new(
@@ -85,6 +100,33 @@ impl App {
             today,
             retry,
         }))
+    }
+
+    /// The date every calendar rule uses now.
+    pub fn today(&self) -> NaiveDate {
+        match self.today {
+            Today::Fixed(d) => d,
+            Today::London => today_in_london(),
+        }
+    }
+
+    /// True when the calendar follows the London date (no `--today`).
+    pub fn follows_london(&self) -> bool {
+        self.today == Today::London
+    }
+
+    /// The same process context (store, providers, throttle shared) with the calendar fixed on
+    /// `day`: the scheduler runs the nightly job for exactly the day it claimed.
+    pub fn on_day(&self, day: NaiveDate) -> App {
+        App {
+            config: self.config.clone(),
+            store: self.store.clone(),
+            teams: self.teams.clone(),
+            classroom: self.classroom.clone(),
+            throttle: self.throttle.clone(),
+            today: Today::Fixed(day),
+            retry: self.retry,
+        }
     }
 
     pub fn provider(&self, target: Target) -> Option<&Arc<dyn Provider>> {

@@ -1,11 +1,12 @@
 //! The command line of CONTRACT §5: parsing, waiting with a progress bar, printing, exit statuses.
 
-use crate::app::{App, today_in_london};
+use crate::app::{App, Today, today_in_london};
 use crate::config::Config;
 use crate::domain::Target;
 use crate::planner::{self, ArchiveRefusal, RestoreRefusal};
 use crate::snapshot::{ValidationContext, parse_snapshot};
 use crate::worker::{self, WorkReport};
+use anyhow::Context;
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 use std::io::IsTerminal;
@@ -143,6 +144,7 @@ pub async fn run(cli: Cli) -> ExitCode {
 }
 
 async fn run_inner(cli: Cli) -> anyhow::Result<u8> {
+    let fixed_today = cli.today;
     let today = cli.today.unwrap_or_else(today_in_london);
     if let Command::Demo = cli.command {
         return crate::demo::run().await;
@@ -353,14 +355,43 @@ async fn run_inner(cli: Cli) -> anyhow::Result<u8> {
             let app = App::new(config, today).await?;
             crate::status::print(&app, group.as_deref(), json).await
         }
-        Command::Serve => {
-            eprintln!(
-                "error: `serve` (HTTP API and scheduler) is not built yet; use `work --until-idle` and `nightly` from a scheduler meanwhile"
-            );
-            Ok(exit::JOBS_FAILED)
-        }
+        Command::Serve => serve(config, fixed_today).await,
         Command::Demo => unreachable!("handled above"),
     }
+}
+
+/// `serve`: refuses to start without both token files; runs until SIGTERM or Ctrl-C, then stops
+/// gracefully. Without `--today` the calendar follows the London date day by day.
+async fn serve(config: Config, fixed_today: Option<NaiveDate>) -> anyhow::Result<u8> {
+    let tokens = match config.api.read_tokens() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::INVALID);
+        }
+    };
+    let today = fixed_today.map(Today::Fixed).unwrap_or(Today::London);
+    let app = App::open(config, today).await?;
+    let listen = app.config.api.listen.clone();
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("[api] listen: cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "listening");
+    let report = crate::service::run(
+        app,
+        tokens,
+        listener,
+        Arc::new(crate::scheduler::SystemClock),
+        crate::service::shutdown_signal(),
+    )
+    .await?;
+    eprintln!(
+        "serve stopped: {} jobs done, {} failed while it ran",
+        report.done,
+        report.failed.len()
+    );
+    Ok(exit::OK)
 }
 
 async fn import(

@@ -95,7 +95,7 @@ async fn reconcile(app: &App, link: &mut Link) -> Result<JobOutcome, JobError> {
         )));
     };
     let exists = link.remote_id.is_some() && link.state != LinkState::Pending;
-    match mis_work_allowed(cal, app.today, link.mis_linked, exists) {
+    match mis_work_allowed(cal, app.today(), link.mis_linked, exists) {
         Ok(()) => {}
         Err(HeldBack::Cutoff) => {
             if link.managed != group.roster() && exists {

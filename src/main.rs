@@ -1,27 +1,16 @@
 //! The `class-sync` binary: logging set-up, then the command line.
 
 use clap::Parser;
-use std::io::IsTerminal;
+use class_sync::cli::{Cli, Command};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    init_logging();
-    class_sync::cli::run(class_sync::cli::Cli::parse()).await
-}
-
-/// Human logs on a terminal, JSON otherwise; `RUST_LOG` honoured (default: warnings only, so the
-/// commands' own output stays readable). Logs go to stderr.
-fn init_logging() {
-    use tracing_subscriber::{EnvFilter, fmt, prelude::*};
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
-    let registry = tracing_subscriber::registry().with(filter);
-    if std::io::stderr().is_terminal() {
-        registry
-            .with(fmt::layer().with_writer(std::io::stderr))
-            .init();
-    } else {
-        registry
-            .with(fmt::layer().json().with_writer(std::io::stderr))
-            .init();
-    }
+    let cli = Cli::parse();
+    // `serve` logs what it does; one-shot commands only warnings, so their own output stays readable.
+    let default_filter = match cli.command {
+        Command::Serve => "info,sqlx=warn",
+        _ => "warn",
+    };
+    class_sync::observability::init_logging(default_filter);
+    class_sync::cli::run(cli).await
 }

@@ -6,7 +6,7 @@
 
 use crate::app::App;
 use crate::calendar::{HeldBack, mis_work_allowed};
-use crate::domain::{Snapshot, Target};
+use crate::domain::{Group, Snapshot, Target};
 use crate::link::LinkState;
 use crate::restore_policy::{RestoreSubject, decide};
 use crate::store::{AuditEntry, ImportApplied, JobKind, Lane, Link, NewJob, StoreResult};
@@ -78,13 +78,84 @@ fn mis_gate(app: &App, year: &str, link: &Link, held: &mut HeldCounts) -> bool {
         return false;
     };
     let exists = link.remote_id.is_some() && link.state != LinkState::Pending;
-    match mis_work_allowed(cal, app.today, link.mis_linked, exists) {
+    match mis_work_allowed(cal, app.today(), link.mis_linked, exists) {
         Ok(()) => true,
         Err(h) => {
             *held.entry(h.as_str()).or_default() += 1;
             false
         }
     }
+}
+
+/// Enqueues the MIS work one stored group needs (its links that changed, wait for creation or
+/// for accounts), as the calendar allows; counts what it held back. `touched`: the group's data just
+/// changed. After the cutoff a change is recorded on the link (`held_changes`), never applied.
+async fn enqueue_group_work(
+    app: &App,
+    g: &Group,
+    touched: bool,
+    held: &mut HeldCounts,
+) -> StoreResult<u64> {
+    let mut enqueued = 0;
+    for link in app.store.links_of(&g.id).await? {
+        if !g.targets.contains(&link.target) {
+            continue;
+        }
+        let needs_work = touched
+            || matches!(link.state, LinkState::Pending | LinkState::Failed)
+            || !link.missing_accounts.is_empty();
+        if !needs_work {
+            continue;
+        }
+        if mis_gate(app, &g.academic_year, &link, held) {
+            let (_, fresh) =
+                enqueue(app, JobKind::Reconcile, &g.id, link.target, Lane::Mis, None).await?;
+            enqueued += fresh as u64;
+        } else if touched && link.mis_linked && link.state != LinkState::Pending {
+            // Recorded, not applied: the link says so until a later sync could apply it (never, after the cutoff).
+            let mut l = link.clone();
+            l.held_changes = true;
+            app.store.save_link(&l).await?;
+        }
+    }
+    Ok(enqueued)
+}
+
+/// What pushing one group (the API's `PUT /v1/groups/{id}`) did.
+#[derive(Debug, Serialize)]
+pub struct PutGroupSummary {
+    /// `added`, `changed` or `unchanged`.
+    pub outcome: &'static str,
+    pub enqueued: u64,
+    pub held_back: HeldCounts,
+}
+
+/// Stores one validated group of a known school and enqueues the work it implies, exactly as an
+/// import does for each of its groups (CONTRACT §2: after the cutoff it is recorded, not applied).
+/// Unlike an import, it withdraws nothing: one group is not the full state of its school.
+pub async fn put_group(app: &App, group: &Group, actor: &str) -> StoreResult<PutGroupSummary> {
+    let outcome = match app.store.put_group(group).await? {
+        Some(true) => "added",
+        Some(false) => "changed",
+        None => "unchanged",
+    };
+    let mut held_back = HeldCounts::new();
+    let enqueued = enqueue_group_work(app, group, outcome != "unchanged", &mut held_back).await?;
+    app.store
+        .audit(&audit(
+            actor,
+            "put_group",
+            Some(&group.id),
+            None,
+            "done",
+            format!("{outcome}; {enqueued} jobs"),
+        ))
+        .await?;
+    Ok(PutGroupSummary {
+        outcome,
+        enqueued,
+        held_back,
+    })
 }
 
 /// Applies a validated snapshot and enqueues the work it implies (CONTRACT §4, §2).
@@ -104,30 +175,8 @@ pub async fn import(app: &App, snapshot: &Snapshot, actor: &str) -> StoreResult<
         ..Default::default()
     };
     for g in &snapshot.groups {
-        for link in app.store.links_of(&g.id).await? {
-            if !g.targets.contains(&link.target) {
-                continue;
-            }
-            let needs_work = touched.contains(g.id.as_str())
-                || matches!(link.state, LinkState::Pending | LinkState::Failed)
-                || !link.missing_accounts.is_empty();
-            if !needs_work {
-                continue;
-            }
-            if mis_gate(app, &g.academic_year, &link, &mut s.held_back) {
-                let (_, fresh) =
-                    enqueue(app, JobKind::Reconcile, &g.id, link.target, Lane::Mis, None).await?;
-                s.enqueued += fresh as u64;
-            } else if touched.contains(g.id.as_str())
-                && link.mis_linked
-                && link.state != LinkState::Pending
-            {
-                // Recorded, not applied: the link says so until a later sync could apply it (never, after the cutoff).
-                let mut l = link.clone();
-                l.held_changes = true;
-                app.store.save_link(&l).await?;
-            }
-        }
+        s.enqueued +=
+            enqueue_group_work(app, g, touched.contains(g.id.as_str()), &mut s.held_back).await?;
     }
     app.store
         .audit(&audit(
@@ -232,6 +281,9 @@ pub async fn sync(
 #[derive(Debug, Default, Serialize)]
 pub struct NightlySummary {
     pub run_id: i64,
+    /// Every job the run enqueued or found already waiting, to follow them to their end.
+    #[serde(skip)]
+    pub jobs: Vec<i64>,
     pub archive_enqueued: u64,
     pub create_enqueued: u64,
     pub retry_enqueued: u64,
@@ -244,7 +296,7 @@ pub async fn nightly(app: &App, actor: &str) -> StoreResult<NightlySummary> {
     let mut s = NightlySummary {
         run_id: app
             .store
-            .start_run("nightly", &app.today.to_string(), App::now_ms())
+            .start_run("nightly", &app.today().to_string(), App::now_ms())
             .await?,
         ..Default::default()
     };
@@ -265,7 +317,7 @@ pub async fn nightly(app: &App, actor: &str) -> StoreResult<NightlySummary> {
             if app.provider(link.target).is_none() {
                 continue;
             }
-            if cal.archive_due(app.today) {
+            if cal.archive_due(app.today()) {
                 if !link.mis_linked {
                     *s.skipped.entry(HeldBack::Unlinked.as_str()).or_default() += 1;
                 } else if link.remote_id.is_some() && link.state != LinkState::Archived {
@@ -295,7 +347,8 @@ pub async fn nightly(app: &App, actor: &str) -> StoreResult<NightlySummary> {
             }
         }
     }
-    for (counted, fresh) in jobs.enqueue(app).await? {
+    for (counted, job, fresh) in jobs.enqueue(app).await? {
+        s.jobs.push(job);
         let n = match counted {
             Counted::Archive => &mut s.archive_enqueued,
             Counted::Create => &mut s.create_enqueued,
@@ -346,16 +399,12 @@ impl<T: Copy> Batch<T> {
         self.tags.push(tag);
     }
 
-    /// Enqueues in chunks (short write transactions); each tag with whether its job is new.
-    async fn enqueue(self, app: &App) -> StoreResult<Vec<(T, bool)>> {
+    /// Enqueues in chunks (short write transactions); each tag with its job and whether it is new.
+    async fn enqueue(self, app: &App) -> StoreResult<Vec<(T, i64, bool)>> {
         let mut out = Vec::with_capacity(self.jobs.len());
         for (jobs, tags) in self.jobs.chunks(1000).zip(self.tags.chunks(1000)) {
             let ids = app.store.enqueue_many(jobs, App::now_ms()).await?;
-            out.extend(
-                tags.iter()
-                    .copied()
-                    .zip(ids.into_iter().map(|(_, new)| new)),
-            );
+            out.extend(tags.iter().zip(ids).map(|(tag, (id, new))| (*tag, id, new)));
         }
         Ok(out)
     }
@@ -395,7 +444,7 @@ pub async fn archive_year(
     let cal = app
         .year(year)
         .ok_or_else(|| ArchiveRefusal::UnknownYear(year.to_string()))?;
-    if !cal.archive_due(app.today) && !force && !dry_run {
+    if !cal.archive_due(app.today()) && !force && !dry_run {
         return Err(ArchiveRefusal::NotDue {
             year: year.to_string(),
             archive_on: cal.archive_on,
@@ -433,7 +482,7 @@ pub async fn archive_year(
         .enqueue(app)
         .await?
         .into_iter()
-        .filter(|(_, new)| *new)
+        .filter(|(_, _, new)| *new)
         .count() as u64;
     if !dry_run {
         app.store
@@ -468,6 +517,13 @@ pub enum RestoreRefusal {
     NotFound(String),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+}
+
+/// Whether Restore can be pressed on this link (by someone allowed to): it is archived, or a
+/// restore of it failed and may be tried again.
+pub fn restorable(link: &Link) -> bool {
+    link.state == LinkState::Archived
+        || (link.state == LinkState::Failed && !link.mis_linked && link.remote_id.is_some())
 }
 
 /// The Restore button (CONTRACT §3): checks who pressed it against our own data, then MIS-unlinks the
@@ -522,9 +578,7 @@ pub async fn restore(
             return Err(RestoreRefusal::Forbidden(reason));
         }
     };
-    let restorable = link.state == LinkState::Archived
-        || (link.state == LinkState::Failed && !link.mis_linked && link.remote_id.is_some());
-    if !restorable {
+    if !restorable(&link) {
         let reason = format!("the {target} link is {}, not archived", link.state);
         app.store.audit(&refuse("conflict", reason.clone())).await?;
         return Err(RestoreRefusal::Conflict(reason));

@@ -46,8 +46,14 @@ fn link_json(l: &Link) -> Value {
     })
 }
 
-/// The overall `status --json` document.
+/// The overall `status --json` document, with the 20 latest audit entries.
 pub async fn overall_document(app: &App) -> anyhow::Result<Value> {
+    overall_document_with_audit(app, 20).await
+}
+
+/// The overall status document with the `audit_entries` latest audit entries (restores granted
+/// and refused, forced resyncs, archives, imports), newest first.
+pub async fn overall_document_with_audit(app: &App, audit_entries: u32) -> anyhow::Result<Value> {
     let groups = app.store.groups().await?;
     let year_of: BTreeMap<&str, &str> = groups
         .iter()
@@ -79,13 +85,13 @@ pub async fn overall_document(app: &App) -> anyhow::Result<Value> {
     };
     let audit: Vec<Value> = app
         .store
-        .audit_log(20)
+        .audit_log(audit_entries)
         .await?
         .into_iter()
         .map(|a| json!({"at": ms_to_rfc3339(a.at), "actor": a.actor, "action": a.action, "group": a.group_id, "target": a.target, "outcome": a.outcome, "detail": a.detail}))
         .collect();
     Ok(json!({
-        "today": app.today.to_string(),
+        "today": app.today().to_string(),
         "links": links,
         "queue": queue,
         "last_nightly": run(last),
@@ -182,5 +188,19 @@ pub async fn print(app: &App, group: Option<&str>, as_json: bool) -> anyhow::Res
     };
     show("last nightly", &doc["last_nightly"]);
     show("last successful nightly", &doc["last_successful_nightly"]);
+    println!("recent audit (newest first):");
+    for a in doc["recent_audit"].as_array().into_iter().flatten() {
+        let field = |k: &str| a[k].as_str().unwrap_or("-").to_string();
+        println!(
+            "  {} {} {} {} {} {}: {}",
+            field("at"),
+            field("actor"),
+            field("action"),
+            field("group"),
+            field("target"),
+            field("outcome"),
+            field("detail")
+        );
+    }
     Ok(exit::OK)
 }

@@ -13,8 +13,3 @@ CREATE INDEX jobs_finished ON jobs(finished_at);
 CREATE INDEX jobs_queue ON jobs(state, lane DESC, run_at, id);
 -- Per-link serialisation looks for a running job of the same link.
 CREATE INDEX jobs_link ON jobs(group_id, target, state);
--- Dedup happens inside the enqueue transaction (writers are serialised); a unique index over
--- queued+running jobs refused a reconcile enqueued while an equal one ran, and a retry re-queued
--- beside a newer equal job.
-DROP INDEX jobs_live;
-CREATE INDEX jobs_dedup ON jobs(dedup_key, state);

@@ -209,6 +209,16 @@ pub struct Run {
     pub ok: Option<bool>,
 }
 
+/// A job that ended, with its times, for job-outcome and restore-latency metrics.
+#[derive(Clone, Debug)]
+pub struct FinishedJob {
+    pub id: i64,
+    pub kind: JobKind,
+    pub state: JobState,
+    pub created_at: i64,
+    pub finished_at: i64,
+}
+
 /// A worker process as registered in the store.
 #[derive(Clone, Debug, Serialize)]
 pub struct WorkerInfo {
@@ -282,6 +292,24 @@ pub trait Store: Send + Sync {
     async fn start_run(&self, kind: &str, today: &str, now_ms: i64) -> StoreResult<i64>;
     async fn finish_run(&self, id: i64, summary: &str, ok: bool, now_ms: i64) -> StoreResult<()>;
     async fn last_run(&self, kind: &str, only_ok: bool) -> StoreResult<Option<Run>>;
+
+    /// Claims the scheduled job `kind` for one London `day`; true for the one caller that got it
+    /// (across processes), false for everyone after.
+    async fn claim_schedule(
+        &self,
+        kind: &str,
+        day: &str,
+        by: &str,
+        now_ms: i64,
+    ) -> StoreResult<bool>;
+    /// Jobs that ended (done or failed) in `(after_ms, upto_ms]`, for `/metrics`.
+    async fn jobs_finished_between(
+        &self,
+        after_ms: i64,
+        upto_ms: i64,
+    ) -> StoreResult<Vec<FinishedJob>>;
+    /// (state, count) over the jobs `ids`, to follow a batch (a nightly run's jobs) to its end.
+    async fn job_states(&self, ids: &[i64]) -> StoreResult<Vec<(JobState, u64)>>;
 }
 
 /// Opens the store named by `database_url` and brings its schema up to date.

@@ -658,4 +658,58 @@ impl Store for SqliteStore {
             ok: r.get::<Option<i64>, _>("ok").map(|v| v != 0),
         }))
     }
+
+    async fn claim_schedule(&self, kind: &str, day: &str, by: &str, now: i64) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "INSERT INTO schedule_claims (kind, day, claimed_at, claimed_by) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(kind, day) DO NOTHING",
+        )
+        .bind(kind)
+        .bind(day)
+        .bind(now)
+        .bind(by)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn jobs_finished_between(&self, after: i64, upto: i64) -> StoreResult<Vec<FinishedJob>> {
+        let rows = sqlx::query(
+            "SELECT id, kind, state, created_at, finished_at FROM jobs
+             WHERE finished_at > ?1 AND finished_at <= ?2 AND state IN ('done', 'failed') ORDER BY finished_at",
+        )
+        .bind(after)
+        .bind(upto)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(FinishedJob {
+                    id: r.get("id"),
+                    kind: JobKind::parse(r.get("kind"))?,
+                    state: JobState::parse(r.get("state"))?,
+                    created_at: r.get("created_at"),
+                    finished_at: r.get("finished_at"),
+                })
+            })
+            .collect()
+    }
+
+    async fn job_states(&self, ids: &[i64]) -> StoreResult<Vec<(JobState, u64)>> {
+        // One bound JSON array instead of one parameter per id: a nightly run can hold thousands.
+        let rows = sqlx::query(
+            "SELECT state, COUNT(*) AS n FROM jobs WHERE id IN (SELECT value FROM json_each(?1)) GROUP BY state",
+        )
+        .bind(json(&ids))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    JobState::parse(r.get("state"))?,
+                    r.get::<i64, _>("n") as u64,
+                ))
+            })
+            .collect()
+    }
 }

@@ -1,5 +1,6 @@
 //! The one integration-test binary: each module drives the library or the binary against the mocks.
 
+mod api;
 mod binary;
 mod crash;
 mod exact_requests;

@@ -1,0 +1,419 @@
+//! The portal's routes: View Groups, one group, a group pushed, and the Restore button.
+//!
+//! Must not: judge who may see or restore anything itself: `restore_policy::decide` (the same rule
+//! as the CLI, over our own data) decides both.
+
+use super::error::{ApiPath, ApiQuery, ErrorBody, JsonBody, JsonText};
+use super::{ApiError, ApiState, Caller};
+use crate::domain::{Target, normalise_email};
+use crate::link::LinkState;
+use crate::planner::{self, RestoreRefusal};
+use crate::restore_policy::{RestoreSubject, decide};
+use crate::snapshot::{ValidationContext, parse_group};
+use crate::store::Link;
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use utoipa::{IntoParams, ToSchema};
+
+/// The Restore button pressed in the portal.
+#[derive(Deserialize, ToSchema)]
+pub struct RestoreRequest {
+    /// `teams` or `classroom`.
+    #[schema(example = "teams")]
+    pub target: String,
+    /// The email of the person who pressed Restore; checked against our own data.
+    #[schema(example = "jonesa12@hwbcymru.net")]
+    pub requested_by: String,
+}
+
+/// A restore accepted: the job that does it (follow it at `GET /v1/jobs/{job}`).
+#[derive(Serialize, ToSchema)]
+pub struct RestoreAnswer {
+    pub job: i64,
+    /// `queued` or `running` (or already `done` if the worker was quick).
+    pub state: String,
+    /// False when the same restore was already pending: the same job is returned.
+    pub new: bool,
+}
+
+fn parse_target(field: &str, value: &str) -> Result<Target, ApiError> {
+    value
+        .parse()
+        .map_err(|reason: String| ApiError::invalid(format!("/{field}: {reason}")))
+}
+
+/// Press Restore on one group's team or course.
+#[utoipa::path(
+    post,
+    path = "/v1/groups/{id}/restore",
+    tag = "groups",
+    params(("id" = String, Path, description = "The group id")),
+    request_body = RestoreRequest,
+    responses(
+        (status = 202, description = "Accepted; the same pending request again returns the same job", body = RestoreAnswer),
+        (status = 400, description = "Malformed body or unknown target", body = ErrorBody),
+        (status = 401, description = "No or a wrong bearer token", body = ErrorBody),
+        (status = 403, description = "The person is neither an admin of the school nor a teacher of the group; nothing changed", body = ErrorBody),
+        (status = 404, description = "No such group, or it has no link to that target", body = ErrorBody),
+        (status = 409, description = "The link is not archived", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn restore(
+    State(s): State<ApiState>,
+    _caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    JsonBody(req): JsonBody<RestoreRequest>,
+) -> Result<Response, ApiError> {
+    let target = parse_target("target", &req.target)?;
+    if req.requested_by.trim().is_empty() {
+        return Err(ApiError::invalid(
+            "/requested_by: must be the email of the person who pressed Restore",
+        ));
+    }
+    let accepted = planner::restore(&s.app, &id, target, &req.requested_by)
+        .await
+        .map_err(|refusal| match refusal {
+            RestoreRefusal::Forbidden(r) => ApiError::forbidden(r),
+            RestoreRefusal::Conflict(r) => ApiError::conflict(r),
+            RestoreRefusal::NotFound(r) => ApiError::not_found(r),
+            RestoreRefusal::Store(e) => ApiError::from(e),
+        })?;
+    let state = s
+        .app
+        .store
+        .job(accepted.job)
+        .await?
+        .map(|j| j.state.as_str())
+        .unwrap_or("queued");
+    let answer = RestoreAnswer {
+        job: accepted.job,
+        state: state.to_string(),
+        new: accepted.new,
+    };
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, format!("/v1/jobs/{}", accepted.job))],
+        Json(answer),
+    )
+        .into_response())
+}
+
+/// The portal's View Groups filters. `as` is required: the groups are the ones that person may see.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GroupFilter {
+    /// The person looking: a school admin sees every group of the school, a teacher their own.
+    #[serde(rename = "as")]
+    #[param(rename = "as")]
+    pub viewer: String,
+    pub school: Option<String>,
+    /// `YYYY-YY`.
+    pub academic_year: Option<String>,
+    pub year_group: Option<i64>,
+    /// Only groups this person teaches.
+    pub teacher: Option<String>,
+    /// `teams` or `classroom`: only groups with a link there, and only those links.
+    pub target: Option<String>,
+    /// `pending`, `active`, `archived`, `restored` or `failed`: only groups with a link in it.
+    pub state: Option<String>,
+}
+
+/// One link as View Groups shows it.
+#[derive(Serialize, ToSchema)]
+pub struct LinkView {
+    pub target: Target,
+    /// `pending`, `active`, `archived`, `restored` or `failed`.
+    pub state: String,
+    pub remote_id: Option<String>,
+    pub mis_linked: bool,
+    /// Restore may be pressed now (the viewer may restore every group they see).
+    pub restorable: bool,
+}
+
+/// One group as View Groups shows it.
+#[derive(Serialize, ToSchema)]
+pub struct GroupView {
+    pub id: String,
+    pub school: String,
+    pub academic_year: String,
+    pub name: String,
+    pub year_group: Option<i64>,
+    pub subject: Option<String>,
+    pub targets: Vec<Target>,
+    pub teachers: Vec<String>,
+    pub learners: Vec<String>,
+    /// Absent from the school's latest snapshot; its team/course is left as it is.
+    pub withdrawn: bool,
+    pub links: Vec<LinkView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct GroupList {
+    /// The viewer, normalised.
+    #[serde(rename = "as")]
+    pub viewer: String,
+    pub groups: Vec<GroupView>,
+}
+
+/// View Groups: the groups a person may see, filtered, each with its links and whether each can be restored.
+#[utoipa::path(
+    get,
+    path = "/v1/groups",
+    tag = "groups",
+    params(GroupFilter),
+    responses(
+        (status = 200, description = "The groups the person may see (an unknown person sees none)", body = GroupList),
+        (status = 400, description = "`as` missing, or a filter value not understood", body = ErrorBody),
+        (status = 401, description = "No or a wrong bearer token", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list(
+    State(s): State<ApiState>,
+    _caller: Caller,
+    ApiQuery(f): ApiQuery<GroupFilter>,
+) -> Result<Json<GroupList>, ApiError> {
+    let viewer = normalise_email(&f.viewer);
+    if viewer.is_empty() {
+        return Err(ApiError::invalid("`as` must name the person looking"));
+    }
+    let target = f
+        .target
+        .as_deref()
+        .map(|t| parse_target("target", t))
+        .transpose()?;
+    let state: Option<LinkState> = f
+        .state
+        .as_deref()
+        .map(|v| {
+            v.parse().map_err(|_| {
+                ApiError::invalid(format!(
+                    "state `{v}` is not one of pending, active, archived, restored, failed"
+                ))
+            })
+        })
+        .transpose()?;
+    let teacher = f.teacher.as_deref().map(normalise_email);
+
+    let store = &s.app.store;
+    let mut admins: HashMap<String, Vec<String>> = HashMap::new();
+    for id in store.school_ids().await? {
+        if let Some(school) = store.school(&id).await? {
+            admins.insert(id, school.admins);
+        }
+    }
+    let mut links: BTreeMap<String, Vec<Link>> = BTreeMap::new();
+    for l in store.all_links().await? {
+        links.entry(l.group_id.clone()).or_default().push(l);
+    }
+    let no_admins = Vec::new();
+    let mut groups = Vec::new();
+    for stored in store.groups().await? {
+        let g = stored.group;
+        let subject = RestoreSubject {
+            school_admins: admins.get(&g.school).unwrap_or(&no_admins),
+            group_teachers: &g.teachers,
+        };
+        // Who may see a group is who may restore it (CONTRACT §3), decided by the same rule.
+        if decide(&viewer, &subject).is_err() {
+            continue;
+        }
+        let wanted = f.school.as_ref().is_none_or(|v| *v == g.school)
+            && f.academic_year
+                .as_ref()
+                .is_none_or(|v| *v == g.academic_year)
+            && f.year_group.is_none_or(|v| Some(v) == g.year_group)
+            && teacher
+                .as_ref()
+                .is_none_or(|t| g.teachers.iter().any(|x| normalise_email(x) == *t));
+        if !wanted {
+            continue;
+        }
+        let shown: Vec<LinkView> = links
+            .get(&g.id)
+            .into_iter()
+            .flatten()
+            .filter(|l| target.is_none_or(|t| t == l.target))
+            .map(|l| LinkView {
+                target: l.target,
+                state: l.state.as_str().to_string(),
+                remote_id: l.remote_id.clone(),
+                mis_linked: l.mis_linked,
+                restorable: planner::restorable(l),
+            })
+            .collect();
+        if target.is_some() && shown.is_empty() {
+            continue;
+        }
+        if let Some(st) = state
+            && !shown.iter().any(|l| l.state == st.as_str())
+        {
+            continue;
+        }
+        groups.push(GroupView {
+            id: g.id,
+            school: g.school,
+            academic_year: g.academic_year,
+            name: g.name,
+            year_group: g.year_group,
+            subject: g.subject,
+            targets: g.targets,
+            teachers: g.teachers,
+            learners: g.learners,
+            withdrawn: stored.withdrawn,
+            links: shown,
+        });
+    }
+    Ok(Json(GroupList { viewer, groups }))
+}
+
+/// One link as `status --json GROUP` shows it.
+#[derive(Serialize, ToSchema)]
+pub struct LinkDocument {
+    pub target: Target,
+    pub state: String,
+    pub remote_id: Option<String>,
+    pub mis_linked: bool,
+    /// RFC 3339.
+    pub last_sync: Option<String>,
+    pub last_error: Option<String>,
+    /// Members whose accounts do not exist yet; retried on later runs.
+    pub missing_accounts: Vec<String>,
+    /// MIS changes arrived after the cutoff: recorded, not applied.
+    pub held_changes: bool,
+}
+
+/// The `status --json GROUP` document.
+#[derive(Serialize, ToSchema)]
+pub struct GroupDocument {
+    pub group: String,
+    pub school: String,
+    pub academic_year: String,
+    pub name: String,
+    pub withdrawn: bool,
+    pub links: Vec<LinkDocument>,
+}
+
+/// One group's links: state, remote id, MIS link, last sync, last error.
+#[utoipa::path(
+    get,
+    path = "/v1/groups/{id}",
+    tag = "groups",
+    params(("id" = String, Path, description = "The group id")),
+    responses(
+        (status = 200, description = "The `status --json GROUP` document", body = GroupDocument),
+        (status = 401, description = "No or a wrong bearer token", body = ErrorBody),
+        (status = 404, description = "No such group", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_one(
+    State(s): State<ApiState>,
+    _caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    crate::status::group_document(&s.app, &id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no group `{id}`")))
+}
+
+/// One group pushed by the portal (CONTRACT §4's group object).
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct GroupBody {
+    /// 1–100 of `[A-Za-z0-9._-]`; must equal the path's id (may be left out).
+    pub id: Option<String>,
+    /// A school class-sync already knows (from an import).
+    pub school: String,
+    /// `YYYY-YY`, with a `[[years]]` entry in the config.
+    pub academic_year: String,
+    pub name: String,
+    pub year_group: Option<i64>,
+    pub subject: Option<String>,
+    /// Defaults to `[import] default_targets`.
+    pub targets: Option<Vec<Target>>,
+    pub teachers: Vec<String>,
+    pub learners: Vec<String>,
+}
+
+/// What a push stored and enqueued.
+#[derive(Serialize, ToSchema)]
+pub struct PutAnswer {
+    pub group: String,
+    /// `added`, `changed` or `unchanged`.
+    pub outcome: String,
+    /// Jobs enqueued for the worker.
+    pub enqueued: u64,
+    /// Work not done now, by reason (e.g. `after mis_sync_cutoff`: recorded, never applied).
+    pub held_back: BTreeMap<String, u64>,
+    /// In words, for people.
+    pub message: String,
+}
+
+/// Add or replace one group; its teams/courses follow as the calendar allows.
+#[utoipa::path(
+    put,
+    path = "/v1/groups/{id}",
+    tag = "groups",
+    params(("id" = String, Path, description = "The group id")),
+    request_body = GroupBody,
+    responses(
+        (status = 201, description = "A new group, stored; what it enqueued", body = PutAnswer),
+        (status = 200, description = "A known group, changed or unchanged; what it enqueued", body = PutAnswer),
+        (status = 400, description = "Every problem of the body, each with its JSON pointer; nothing stored", body = ErrorBody),
+        (status = 401, description = "No or a wrong bearer token", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn put(
+    State(s): State<ApiState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    JsonText(text): JsonText,
+) -> Result<Response, ApiError> {
+    let app = &s.app;
+    let known_schools = app.store.school_ids().await?;
+    let years = app.config.year_names();
+    let ctx = ValidationContext {
+        configured_years: &years,
+        default_targets: &app.config.import.default_targets,
+    };
+    let group =
+        parse_group(&text, &id, &known_schools, &ctx).map_err(|p| ApiError::problems(&p))?;
+    let done = planner::put_group(app, &group, &caller.actor(None)).await?;
+    let cutoff = crate::calendar::HeldBack::Cutoff.as_str();
+    let message = match (done.outcome, done.held_back.get(cutoff)) {
+        ("unchanged", _) if done.enqueued == 0 => "unchanged; nothing to do".to_string(),
+        (_, Some(_)) => format!(
+            "{}; recorded but not applied: the year's MIS sync cutoff has passed",
+            done.outcome
+        ),
+        (outcome, None) => format!("{outcome}; {} job(s) enqueued", done.enqueued),
+    };
+    let status = if done.outcome == "added" {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let answer = PutAnswer {
+        group: group.id,
+        outcome: done.outcome.to_string(),
+        enqueued: done.enqueued,
+        held_back: done
+            .held_back
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect(),
+        message,
+    };
+    Ok((status, Json(answer)).into_response())
+}

@@ -1,0 +1,239 @@
+//! The HTTP API of `serve` (CONTRACT §8): the router, its state, bearer-token auth and the OpenAPI
+//! document.
+//!
+//! Owns: turning requests into calls of `planner` and `status`, and their answers into JSON.
+//! Must not: decide anything `planner` decides (permissions, calendar), call a provider, or wait
+//! for a job: handlers enqueue and return, the worker does the work. Must not log a token.
+
+mod error;
+mod groups;
+mod operator;
+
+pub use error::{ApiError, BodyLimit, ErrorBody};
+
+use crate::app::App;
+use crate::config::ApiTokens;
+use crate::observability::Metrics;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
+use axum::http::{header, request::Parts};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use secrecy::ExposeSecret;
+use std::future::Future;
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+use utoipa::OpenApi;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct ApiState {
+    pub app: Arc<App>,
+    pub tokens: Arc<ApiTokens>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Whose token came with a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// The UMP: may restore, push groups and read.
+    Portal,
+    /// Operators: may do everything.
+    Operator,
+}
+
+/// The authenticated caller of a request (any valid token).
+pub struct Caller {
+    pub role: Role,
+}
+
+impl Caller {
+    /// The actor recorded in the audit log for work this caller asked for.
+    pub fn actor(&self, name: Option<&str>) -> String {
+        let base = match self.role {
+            Role::Portal => "ump",
+            Role::Operator => "operator",
+        };
+        match name.map(str::trim).filter(|n| !n.is_empty()) {
+            Some(n) => format!("{base}:{n}"),
+            None => base.to_string(),
+        }
+    }
+}
+
+/// Equal in constant time: how long the comparison takes says nothing about the token.
+fn same_token(presented: &str, expected: &secrecy::SecretString) -> bool {
+    presented
+        .as_bytes()
+        .ct_eq(expected.expose_secret().as_bytes())
+        .into()
+}
+
+impl FromRequestParts<ApiState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
+        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+            return Err(ApiError::unauthorized(
+                "send `Authorization: Bearer TOKEN` with the portal's or the operator's token",
+            ));
+        };
+        // The scheme is case-insensitive (RFC 9110 §11.1).
+        let presented = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .unwrap_or("");
+        // Both comparisons always run, so timing does not say which token came close.
+        let operator = same_token(presented, &state.tokens.operator);
+        let portal = same_token(presented, &state.tokens.ump);
+        match (operator, portal) {
+            (true, _) => Ok(Caller {
+                role: Role::Operator,
+            }),
+            (false, true) => Ok(Caller { role: Role::Portal }),
+            _ => Err(ApiError::unauthorized("the bearer token is not valid")),
+        }
+    }
+}
+
+/// A caller with the operator's token (forced resync, year archive).
+pub struct Operator(pub Caller);
+
+impl FromRequestParts<ApiState> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        if caller.role != Role::Operator {
+            return Err(ApiError::forbidden(
+                "this route needs the operator's token; the portal's token may restore, push groups and read",
+            ));
+        }
+        Ok(Operator(caller))
+    }
+}
+
+/// Every route of CONTRACT §8.
+pub fn router(state: ApiState) -> Router {
+    let limit = state.app.config.api.max_body_bytes;
+    Router::new()
+        .route("/v1/groups", get(groups::list))
+        .route("/v1/groups/{id}", get(groups::get_one).put(groups::put))
+        .route("/v1/groups/{id}/restore", post(groups::restore))
+        .route("/v1/sync", post(operator::sync))
+        .route("/v1/archive", post(operator::archive))
+        .route("/v1/jobs/{id}", get(operator::job))
+        .route("/v1/status", get(operator::status))
+        .route("/healthz", get(operator::healthz))
+        .route("/metrics", get(operator::metrics))
+        .route("/openapi.json", get(openapi_json))
+        .fallback(|req: Request| async move {
+            ApiError::not_found(format!("no route {} {}", req.method(), req.uri().path()))
+        })
+        .method_not_allowed_fallback(|req: Request| async move {
+            ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("{} is not allowed on {}", req.method(), req.uri().path()),
+            )
+        })
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(Extension(BodyLimit(limit)))
+        .layer(axum::middleware::from_fn(log_request))
+        .with_state(state)
+}
+
+/// One log line per request: method, path (no query: it names people), status, duration. Never
+/// headers, which carry the bearer token.
+async fn log_request(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let started = std::time::Instant::now();
+    let response = next.run(req).await;
+    tracing::info!(
+        %method,
+        path,
+        status = response.status().as_u16(),
+        ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    response
+}
+
+/// Serves the API on `listener` until `shutdown` resolves, then finishes the requests in flight.
+pub async fn serve(
+    state: ApiState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn openapi_json(State(_): State<ApiState>) -> impl IntoResponse {
+    axum::Json(ApiDoc::openapi())
+}
+
+/// The OpenAPI 3.1 description of every route and body.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "class-sync",
+        description = "Syncs UMP class groups into Microsoft Teams and Google Classroom: the portal's and operators' API (CONTRACT §8)."
+    ),
+    paths(
+        groups::restore,
+        groups::list,
+        groups::get_one,
+        groups::put,
+        operator::sync,
+        operator::archive,
+        operator::job,
+        operator::status,
+        operator::healthz,
+        operator::metrics,
+        openapi_doc,
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "groups", description = "The portal's View Groups, Restore and group pushes"),
+        (name = "operators", description = "Forced resync, year archive, jobs and status"),
+        (name = "service", description = "Liveness, metrics and this document")
+    )
+)]
+pub struct ApiDoc;
+
+/// The OpenAPI document itself.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "service",
+    responses((status = 200, description = "This OpenAPI 3.1 document", content_type = "application/json"))
+)]
+#[allow(dead_code)]
+fn openapi_doc() {}
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The portal's token (restore, push groups, read) or the operator's token (everything)",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
