@@ -30,12 +30,15 @@ struct Args {
     /// The storm's intended length: quotas are scaled so the Teams write bucket needs this long.
     #[arg(long, default_value_t = 60.0)]
     seconds: f64,
-    /// Restores pressed during the storm (spread over it).
+    /// Restores pressed during the storm (half on each target, spread over its storm).
     #[arg(long, default_value_t = 20)]
     restores: usize,
     /// Share of requests failing in the faulty run.
     #[arg(long, default_value_t = 0.03)]
     fault_rate: f64,
+    /// `[worker] concurrency` (slots per target).
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
     /// Which runs: clean, faults, or both (comma-separated).
     #[arg(long, default_value = "clean,faults")]
     runs: String,
@@ -151,7 +154,7 @@ async fn storm(args: &Args, fault_rate: f64) -> anyhow::Result<bool> {
         let g = config.google.as_mut().context("google configured")?;
         g.limits.per_client = quotas.classroom_per_client_per_min as f64;
         g.limits.per_user = quotas.classroom_per_user_per_min as f64;
-        config.worker.concurrency = 64;
+        config.worker.concurrency = args.concurrency;
     }
     let today = ARCHIVE_ON.parse()?;
     let app = App::new(config, today).await?;
@@ -186,20 +189,32 @@ async fn storm(args: &Args, fault_rate: f64) -> anyhow::Result<bool> {
 
     // Teachers press Restore while it runs, on links already archived.
     let mut restores = Vec::new();
-    let spacing = Duration::from_secs_f64(args.seconds * 0.8 / (args.restores + 1) as f64);
-    let mut next_group = 0usize;
-    for i in 0..args.restores {
-        tokio::time::sleep(spacing).await;
-        let target = if i % 2 == 0 {
-            Target::Teams
-        } else {
-            Target::Classroom
-        };
-        // The earliest archived links of this target not yet restored.
+    // Half on each target, spread over the first 80% of that target's own storm (Classroom's
+    // quota is higher, so its storm ends sooner).
+    let storm_of = |t: Target| match t {
+        Target::Teams => args.groups as f64 / quotas.teams_write_per_sec as f64,
+        Target::Classroom => args.groups as f64 * 60.0 / quotas.classroom_per_client_per_min as f64,
+    };
+    let mut schedule: Vec<(f64, Target)> = Vec::new();
+    for target in [Target::Teams, Target::Classroom] {
+        let n = args.restores / 2 + (target == Target::Teams) as usize * (args.restores % 2);
+        for k in 0..n {
+            schedule.push((
+                storm_of(target) * 0.8 * (k + 1) as f64 / (n + 1) as f64,
+                target,
+            ));
+        }
+    }
+    schedule.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut next_group: HashMap<Target, usize> = HashMap::new();
+    for (at, target) in schedule {
+        tokio::time::sleep_until((storm_start + Duration::from_secs_f64(at)).into()).await;
+        // The earliest archived link of this target not yet restored.
         let mut pressed = None;
-        while next_group < snap.groups.len() {
-            let g = &snap.groups[next_group];
-            next_group += 1;
+        let next = next_group.entry(target).or_default();
+        while *next < snap.groups.len() {
+            let g = &snap.groups[*next];
+            *next += 1;
             if let Some(l) = app.store.link(&g.id, target).await?
                 && l.state == LinkState::Archived
             {
@@ -208,7 +223,7 @@ async fn storm(args: &Args, fault_rate: f64) -> anyhow::Result<bool> {
             }
         }
         let Some((group, teacher)) = pressed else {
-            break;
+            continue;
         };
         let app = app.clone();
         restores.push(tokio::spawn(async move {

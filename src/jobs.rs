@@ -34,9 +34,10 @@ impl JobError {
 }
 
 /// What a finished job reports for summaries.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum JobOutcome {
-    Done,
+    /// Done; the link as the job leaves it, saved by the worker together with the job's end.
+    Done(Link),
     Skipped(&'static str),
 }
 
@@ -51,14 +52,18 @@ pub async fn run(app: &App, job: &Job) -> Result<JobOutcome, JobError> {
     }
 }
 
-/// Records a permanent failure on the link, with the service's code and message.
-pub async fn mark_failed(app: &App, job: &Job, error: &str) -> Result<(), StoreError> {
-    if let Some(mut link) = app.store.link(&job.group_id, job.target).await? {
-        link.state = LinkState::Failed;
-        link.last_error = Some(format!("{}: {error}", job.kind.as_str()));
-        app.store.save_link(&link).await?;
-    }
-    Ok(())
+/// The link after a permanent failure, with the service's code and message; the worker saves it
+/// with the job's end.
+pub async fn failed_link(app: &App, job: &Job, error: &str) -> Result<Option<Link>, StoreError> {
+    Ok(app
+        .store
+        .link(&job.group_id, job.target)
+        .await?
+        .map(|mut link| {
+            link.state = LinkState::Failed;
+            link.last_error = Some(format!("{}: {error}", job.kind.as_str()));
+            link
+        }))
 }
 
 fn provider<'a>(
@@ -182,8 +187,7 @@ async fn reconcile(app: &App, link: &mut Link) -> Result<JobOutcome, JobError> {
     link.last_sync = Some(App::now_ms());
     link.last_error = None;
     link.held_changes = false;
-    app.store.save_link(link).await?;
-    Ok(JobOutcome::Done)
+    Ok(JobOutcome::Done(link.clone()))
 }
 
 async fn archive(app: &App, link: &mut Link) -> Result<JobOutcome, JobError> {
@@ -201,8 +205,7 @@ async fn archive(app: &App, link: &mut Link) -> Result<JobOutcome, JobError> {
     provider(app, link)?.archive(&remote_id).await?;
     link.state = LinkState::Archived;
     link.last_error = None;
-    app.store.save_link(link).await?;
-    Ok(JobOutcome::Done)
+    Ok(JobOutcome::Done(link.clone()))
 }
 
 async fn restore(app: &App, link: &mut Link) -> Result<JobOutcome, JobError> {
@@ -227,6 +230,5 @@ async fn restore(app: &App, link: &mut Link) -> Result<JobOutcome, JobError> {
     link.state = LinkState::Restored;
     link.mis_linked = false;
     link.last_error = None;
-    app.store.save_link(link).await?;
-    Ok(JobOutcome::Done)
+    Ok(JobOutcome::Done(link.clone()))
 }

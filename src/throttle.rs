@@ -17,7 +17,7 @@ use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLim
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -156,29 +156,60 @@ fn quota(per_second: f64) -> Quota {
         .allow_burst(NonZeroU32::new(burst).expect("burst is at least 1"))
 }
 
+/// One caller waiting for a cell.
+struct Waiter {
+    lane: Lane,
+    notify: Notify,
+    /// Set (and the waiter removed from its queue) when a cell was granted to it.
+    granted: AtomicBool,
+}
+
 /// Callers waiting on one queue (a bucket, or one key of a keyed bucket).
 #[derive(Default)]
 struct Queue {
-    /// Ticket number → (lane, its wake-up).
-    waiting: BTreeMap<u64, (Lane, Arc<Notify>)>,
+    /// Ticket number → waiter.
+    waiting: BTreeMap<u64, Arc<Waiter>>,
     granted: u64,
 }
 
 impl Queue {
+    /// Who gets the next cell: the highest lane, oldest first; every `FAIR_EVERY`th cell the oldest.
     fn head(&self) -> Option<u64> {
         if self.granted % FAIR_EVERY == FAIR_EVERY - 1 {
             return self.waiting.keys().next().copied();
         }
         self.waiting
             .iter()
-            .max_by_key(|(seq, (lane, _))| (*lane, std::cmp::Reverse(**seq)))
+            .max_by_key(|(seq, w)| (w.lane, std::cmp::Reverse(**seq)))
             .map(|(seq, _)| *seq)
     }
 
     fn wake_head(&self) {
-        if let Some((_, notify)) = self.head().and_then(|h| self.waiting.get(&h)) {
-            notify.notify_one();
+        if let Some(w) = self.head().and_then(|h| self.waiting.get(&h)) {
+            w.notify.notify_one();
         }
+    }
+
+    /// Hands every cell the limiter has now to waiters in `head` order (each granted waiter wakes
+    /// on its own, so a fast bucket never waits on one task waking the next); then how long until
+    /// the next cell, if anyone still waits.
+    fn dispatch(&mut self, limiter: &Limiter, key: &str) -> Option<Duration> {
+        while let Some(h) = self.head() {
+            match limiter.check(key) {
+                Ok(()) => {
+                    if let Some(w) = self.waiting.remove(&h) {
+                        self.granted += 1;
+                        w.granted.store(true, Ordering::Release);
+                        w.notify.notify_one();
+                    }
+                }
+                Err(wait) => {
+                    self.wake_head();
+                    return Some(wait);
+                }
+            }
+        }
+        None
     }
 }
 
@@ -216,12 +247,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Removes a waiter from its queue however its wait ends (granted, or the call was dropped).
+/// Takes a waiter out of its queue if its wait ends without a cell (the call was dropped).
 struct Ticket<'a> {
     bucket: &'a Bucket,
     key: &'a str,
     seq: u64,
-    granted: bool,
 }
 
 impl Drop for Ticket<'_> {
@@ -229,9 +259,6 @@ impl Drop for Ticket<'_> {
         let mut queues = lock(&self.bucket.queues);
         if let Some(q) = queues.get_mut(self.key) {
             q.waiting.remove(&self.seq);
-            if self.granted {
-                q.granted += 1;
-            }
             if q.waiting.is_empty() {
                 queues.remove(self.key);
             } else {
@@ -273,30 +300,33 @@ impl Bucket {
             .filter(|until| *until > Instant::now())
     }
 
-    fn is_head(&self, key: &str, seq: u64) -> bool {
-        lock(&self.queues).get(key).and_then(Queue::head) == Some(seq)
-    }
-
-    /// Waits in `lane` for a cell of this bucket (for `key`).
+    /// Waits in `lane` for a cell of this bucket (for `key`). Whoever is at the head of the queue
+    /// dispatches: it waits out the gate and the pacing and hands out cells as they come.
     async fn take(&self, key: &str, lane: Lane) {
         let seq = self.next_ticket.fetch_add(1, Ordering::Relaxed);
-        let me = Arc::new(Notify::new());
+        let me = Arc::new(Waiter {
+            lane,
+            notify: Notify::new(),
+            granted: AtomicBool::new(false),
+        });
         {
             let mut queues = lock(&self.queues);
             let q = queues.entry(key.to_string()).or_default();
-            q.waiting.insert(seq, (lane, me.clone()));
+            q.waiting.insert(seq, me.clone());
             q.wake_head();
         }
-        let mut ticket = Ticket {
+        let _ticket = Ticket {
             bucket: self,
             key,
             seq,
-            granted: false,
         };
         loop {
-            me.notified().await;
-            // At the head: wait out the gate and the pacing, yielding whenever a more urgent caller arrives.
-            while self.is_head(key, seq) {
+            me.notify.notified().await;
+            loop {
+                if me.granted.load(Ordering::Acquire) {
+                    self.maybe_recover();
+                    return;
+                }
                 if let Some(until) = self.gate(key) {
                     tokio::time::sleep_until(until.into()).await;
                     continue;
@@ -306,13 +336,22 @@ impl Bucket {
                     .read()
                     .unwrap_or_else(|e| e.into_inner())
                     .clone();
-                match limiter.check(key) {
-                    Ok(()) => {
-                        ticket.granted = true;
-                        self.maybe_recover();
-                        return;
+                let next = {
+                    let mut queues = lock(&self.queues);
+                    let Some(q) = queues.get_mut(key) else { break };
+                    if q.head() != Some(seq) {
+                        None
+                    } else {
+                        q.dispatch(&limiter, key)
                     }
-                    Err(wait) => tokio::time::sleep(wait).await,
+                };
+                if me.granted.load(Ordering::Acquire) {
+                    continue;
+                }
+                match next {
+                    // Still at the head: wait for the next cell (a more urgent caller may take it).
+                    Some(wait) => tokio::time::sleep(wait).await,
+                    None => break,
                 }
             }
         }

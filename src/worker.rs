@@ -14,7 +14,7 @@
 use crate::app::App;
 use crate::domain::Target;
 use crate::jobs::{self, JobOutcome};
-use crate::store::{Job, JobEnd, WorkerInfo};
+use crate::store::{Job, JobEnd, JobFinish, WorkerInfo};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -221,13 +221,11 @@ async fn work(
     let mut running: JoinSet<Finished> = JoinSet::new();
     let mut report = WorkReport::default();
     while !stopping(&stop) {
-        while let Some(done) = running.try_join_next() {
-            settle(app, done?, &mut report, &progress).await?;
-        }
+        settle(app, finished(None, &mut running)?, &mut report, &progress).await?;
         let free = pools.with_room();
         if free.is_empty() {
             tokio::select! {
-                Some(done) = running.join_next(), if !running.is_empty() => settle(app, done?, &mut report, &progress).await?,
+                Some(done) = running.join_next(), if !running.is_empty() => settle(app, finished(Some(done?), &mut running)?, &mut report, &progress).await?,
                 _ = pools.room() => {}
                 _ = changed(&mut stop) => {}
             }
@@ -271,7 +269,7 @@ async fn work(
             .map(|t| (t - App::now_ms()).clamp(5, 250) as u64)
             .unwrap_or(250);
         tokio::select! {
-            Some(done) = running.join_next(), if !running.is_empty() => settle(app, done?, &mut report, &progress).await?,
+            Some(done) = running.join_next(), if !running.is_empty() => settle(app, finished(Some(done?), &mut running)?, &mut report, &progress).await?,
             _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
             _ = changed(&mut stop) => {}
         }
@@ -281,7 +279,15 @@ async fn work(
     let deadline = tokio::time::Instant::now() + grace;
     while !running.is_empty() {
         match tokio::time::timeout_at(deadline, running.join_next()).await {
-            Ok(Some(done)) => settle(app, done?, &mut report, &progress).await?,
+            Ok(Some(done)) => {
+                settle(
+                    app,
+                    finished(Some(done?), &mut running)?,
+                    &mut report,
+                    &progress,
+                )
+                .await?
+            }
             Ok(None) => break,
             Err(_) => {
                 tracing::info!(
@@ -309,56 +315,56 @@ async fn changed(stop: &mut Option<&mut watch::Receiver<bool>>) {
     }
 }
 
+/// Records how finished jobs ended, in one store transaction.
 async fn settle(
     app: &App,
-    (job, result): Finished,
+    done: Vec<Finished>,
     report: &mut WorkReport,
     progress: &Option<Progress>,
 ) -> anyhow::Result<()> {
+    if done.is_empty() {
+        return Ok(());
+    }
     let now = App::now_ms();
-    match result {
-        Ok(outcome) => {
-            if let JobOutcome::Skipped(why) = outcome {
+    let mut ends = Vec::with_capacity(done.len());
+    for (job, result) in done {
+        let (end, link) = match result {
+            Ok(JobOutcome::Done(link)) => {
+                report.done += 1;
+                (JobEnd::Done, Some(link))
+            }
+            Ok(JobOutcome::Skipped(why)) => {
                 tracing::debug!(job = job.id, kind = job.kind.as_str(), group = %job.group_id, target = %job.target, why, "skipped");
                 report.skipped += 1;
-            } else {
-                report.done += 1;
+                (JobEnd::Done, None)
             }
-            app.store.finish(job.id, &JobEnd::Done, now).await?;
-        }
-        Err(e) if e.is_retryable() && job.attempts < job.max_attempts => {
-            let delay = app.retry.delay_for_attempt(job.attempts);
-            tracing::info!(job = job.id, kind = job.kind.as_str(), group = %job.group_id, target = %job.target, attempt = job.attempts, error = %e, "will retry");
-            report.retried += 1;
-            app.store
-                .finish(
-                    job.id,
-                    &JobEnd::Retry {
-                        run_at: now + delay.as_millis() as i64,
-                        error: e.to_string(),
-                    },
-                    now,
-                )
-                .await?;
-        }
-        Err(e) => {
-            let error = e.to_string();
-            tracing::warn!(job = job.id, kind = job.kind.as_str(), group = %job.group_id, target = %job.target, error = %error, "job failed");
-            app.store
-                .finish(
-                    job.id,
-                    &JobEnd::Failed {
-                        error: error.clone(),
-                    },
-                    now,
-                )
-                .await?;
-            jobs::mark_failed(app, &job, &error).await?;
-            let mut failed = job.clone();
-            failed.last_error = Some(error);
-            report.failed.push(failed);
-        }
+            Err(e) if e.is_retryable() && job.attempts < job.max_attempts => {
+                let delay = app.retry.delay_for_attempt(job.attempts);
+                tracing::info!(job = job.id, kind = job.kind.as_str(), group = %job.group_id, target = %job.target, attempt = job.attempts, error = %e, "will retry");
+                report.retried += 1;
+                let end = JobEnd::Retry {
+                    run_at: now + delay.as_millis() as i64,
+                    error: e.to_string(),
+                };
+                (end, None)
+            }
+            Err(e) => {
+                let error = e.to_string();
+                tracing::warn!(job = job.id, kind = job.kind.as_str(), group = %job.group_id, target = %job.target, error = %error, "job failed");
+                let link = jobs::failed_link(app, &job, &error).await?;
+                let mut failed = job.clone();
+                failed.last_error = Some(error.clone());
+                report.failed.push(failed);
+                (JobEnd::Failed { error }, link)
+            }
+        };
+        ends.push(JobFinish {
+            job_id: job.id,
+            end,
+            link,
+        });
     }
+    app.store.finish_many(&ends, now).await?;
     if let Some(p) = progress {
         let (pending, _) = app.store.pending_work().await?;
         p(
@@ -367,4 +373,16 @@ async fn settle(
         );
     }
     Ok(())
+}
+
+/// `first` (if any) and every other job that has finished by now.
+fn finished(
+    first: Option<Finished>,
+    running: &mut JoinSet<Finished>,
+) -> anyhow::Result<Vec<Finished>> {
+    let mut done: Vec<Finished> = first.into_iter().collect();
+    while let Some(next) = running.try_join_next() {
+        done.push(next?);
+    }
+    Ok(done)
 }

@@ -185,6 +185,14 @@ pub enum JobEnd {
     Failed { error: String },
 }
 
+/// A claimed job's end, with the link state it leaves behind (saved in the same transaction).
+#[derive(Clone, Debug)]
+pub struct JobFinish {
+    pub job_id: i64,
+    pub end: JobEnd,
+    pub link: Option<Link>,
+}
+
 /// One audit line.
 #[derive(Clone, Debug, Serialize)]
 pub struct AuditEntry {
@@ -268,7 +276,9 @@ pub trait Store: Send + Sync {
     /// Puts every job `worker` holds back in the queue at once, not counting the attempt (graceful
     /// shutdown); returns how many.
     async fn release_held(&self, worker: &str) -> StoreResult<u64>;
-    async fn finish(&self, job_id: i64, end: &JobEnd, now_ms: i64) -> StoreResult<()>;
+    /// Ends claimed jobs and saves the links they leave behind, all in one transaction (a storm
+    /// ends hundreds of jobs a second: one write each would be the bottleneck).
+    async fn finish_many(&self, ends: &[JobFinish], now_ms: i64) -> StoreResult<()>;
     async fn job(&self, id: i64) -> StoreResult<Option<Job>>;
     /// Jobs queued or running (leased), and the earliest time a queued one may run.
     async fn pending_work(&self) -> StoreResult<(u64, Option<i64>)>;

@@ -123,6 +123,33 @@ impl SqliteStore {
         })
     }
 
+    /// Saves a link inside `tx`; never turns `mis_linked` back on (see `Store::save_link`).
+    async fn save_link_in(tx: &mut sqlx::SqliteConnection, l: &Link) -> StoreResult<()> {
+        let managed = RosterJson {
+            teachers: l.managed.teachers.iter().cloned().collect(),
+            learners: l.managed.learners.iter().cloned().collect(),
+        };
+        sqlx::query(
+            "UPDATE links SET state = ?3, remote_id = ?4, mis_linked = MIN(mis_linked, ?5), managed = ?6, missing_accounts = ?7,
+               last_sync = ?8, last_error = ?9, held_changes = ?10, updated_at = ?11
+             WHERE group_id = ?1 AND target = ?2",
+        )
+        .bind(&l.group_id)
+        .bind(l.target.as_str())
+        .bind(l.state.as_str())
+        .bind(&l.remote_id)
+        .bind(l.mis_linked as i64)
+        .bind(json(&managed))
+        .bind(json(&l.missing_accounts))
+        .bind(l.last_sync)
+        .bind(&l.last_error)
+        .bind(l.held_changes as i64)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
+    }
+
     /// Enqueues one job inside `tx` (see `Store::enqueue`).
     async fn enqueue_in(
         tx: &mut sqlx::SqliteConnection,
@@ -349,29 +376,8 @@ impl Store for SqliteStore {
 
     /// Never turns `mis_linked` back on: a restore granted while a job held a stale copy wins.
     async fn save_link(&self, l: &Link) -> StoreResult<()> {
-        let managed = RosterJson {
-            teachers: l.managed.teachers.iter().cloned().collect(),
-            learners: l.managed.learners.iter().cloned().collect(),
-        };
-        sqlx::query(
-            "UPDATE links SET state = ?3, remote_id = ?4, mis_linked = MIN(mis_linked, ?5), managed = ?6, missing_accounts = ?7,
-               last_sync = ?8, last_error = ?9, held_changes = ?10, updated_at = ?11
-             WHERE group_id = ?1 AND target = ?2",
-        )
-        .bind(&l.group_id)
-        .bind(l.target.as_str())
-        .bind(l.state.as_str())
-        .bind(&l.remote_id)
-        .bind(l.mis_linked as i64)
-        .bind(json(&managed))
-        .bind(json(&l.missing_accounts))
-        .bind(l.last_sync)
-        .bind(&l.last_error)
-        .bind(l.held_changes as i64)
-        .bind(now_ms())
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+        let mut conn = self.writer.acquire().await?;
+        Self::save_link_in(&mut conn, l).await
     }
 
     async fn enqueue_many(&self, jobs: &[NewJob], now: i64) -> StoreResult<Vec<(i64, bool)>> {
@@ -443,25 +449,32 @@ impl Store for SqliteStore {
         Ok(done.rows_affected())
     }
 
-    async fn finish(&self, job_id: i64, end: &JobEnd, now: i64) -> StoreResult<()> {
-        let q = match end {
-            JobEnd::Done => sqlx::query("UPDATE jobs SET state = 'done', finished_at = ?2, lease_until = NULL, last_error = NULL WHERE id = ?1")
-                .bind(job_id)
-                .bind(now),
-            JobEnd::Retry { run_at, error } => {
-                sqlx::query("UPDATE jobs SET state = 'queued', run_at = ?2, lease_until = NULL, locked_by = NULL, last_error = ?3 WHERE id = ?1")
-                    .bind(job_id)
-                    .bind(*run_at)
-                    .bind(error.clone())
+    async fn finish_many(&self, ends: &[JobFinish], now: i64) -> StoreResult<()> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        for f in ends {
+            if let Some(link) = &f.link {
+                Self::save_link_in(&mut tx, link).await?;
             }
-            JobEnd::Failed { error } => {
-                sqlx::query("UPDATE jobs SET state = 'failed', finished_at = ?2, lease_until = NULL, last_error = ?3 WHERE id = ?1")
-                    .bind(job_id)
-                    .bind(now)
-                    .bind(error.clone())
-            }
-        };
-        q.execute(&self.writer).await?;
+            let q = match &f.end {
+                JobEnd::Done => sqlx::query("UPDATE jobs SET state = 'done', finished_at = ?2, lease_until = NULL, last_error = NULL WHERE id = ?1")
+                    .bind(f.job_id)
+                    .bind(now),
+                JobEnd::Retry { run_at, error } => {
+                    sqlx::query("UPDATE jobs SET state = 'queued', run_at = ?2, lease_until = NULL, locked_by = NULL, last_error = ?3 WHERE id = ?1")
+                        .bind(f.job_id)
+                        .bind(*run_at)
+                        .bind(error.clone())
+                }
+                JobEnd::Failed { error } => {
+                    sqlx::query("UPDATE jobs SET state = 'failed', finished_at = ?2, lease_until = NULL, last_error = ?3 WHERE id = ?1")
+                        .bind(f.job_id)
+                        .bind(now)
+                        .bind(error.clone())
+                }
+            };
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
