@@ -161,22 +161,7 @@ async fn storm(args: &Args, fault_rate: f64) -> anyhow::Result<bool> {
 
     // Set-up: the year's teams and courses exist, as class-sync made them in September.
     let snap = snapshot(args.groups);
-    app.store.import_snapshot(&snap).await?;
-    for g in &snap.groups {
-        let owner = &g.teachers[0];
-        let team = mocks.seed_team(&g.id, &g.name, owner);
-        let course = mocks.seed_course(&format!("d:ump-{}", g.id), &g.name, owner);
-        for (target, remote) in [(Target::Teams, team), (Target::Classroom, course)] {
-            let mut link = app
-                .store
-                .link(&g.id, target)
-                .await?
-                .context("link made by import")?;
-            link.state = LinkState::Active;
-            link.remote_id = Some(remote);
-            app.store.save_link(&link).await?;
-        }
-    }
+    class_sync::demo::seed_existing(&app, &mocks, &snap).await?;
     mocks.clear_calls();
     let cpu_before = cpu_time();
 

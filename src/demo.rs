@@ -82,6 +82,38 @@ archive_on = "{ARCHIVE_ON}"
     Ok(Config::load(&path)?)
 }
 
+/// Set-up for year-end tests and the storm benchmark: stores `snap` and makes every link's team and
+/// course exist in `mocks` as an active class (as class-sync made them in September), so the
+/// archive storm can start at once. Only the snapshot's targets are made.
+pub async fn seed_existing(app: &App, mocks: &MockServices, snap: &Snapshot) -> anyhow::Result<()> {
+    app.store.import_snapshot(snap).await?;
+    for g in &snap.groups {
+        let owner = g
+            .teachers
+            .first()
+            .context("a seeded group needs a teacher")?;
+        for target in &g.targets {
+            let remote = match target {
+                Target::Teams => mocks.seed_team(&g.id, &g.name, owner),
+                Target::Classroom => mocks.seed_course(
+                    &crate::providers::classroom::course_alias(&g.id),
+                    &g.name,
+                    owner,
+                ),
+            };
+            let mut link = app
+                .store
+                .link(&g.id, *target)
+                .await?
+                .context("import made the link")?;
+            link.state = crate::link::LinkState::Active;
+            link.remote_id = Some(remote);
+            app.store.save_link(&link).await?;
+        }
+    }
+    Ok(())
+}
+
 fn group(
     school: &str,
     code: &str,

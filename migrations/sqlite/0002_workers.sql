@@ -9,7 +9,7 @@ CREATE TABLE workers (
 );
 CREATE INDEX jobs_locked_by ON jobs(locked_by) WHERE state = 'running';
 CREATE INDEX jobs_finished ON jobs(finished_at);
--- The claim walks queued jobs in lane order, oldest first, and stops at the first it may run.
-CREATE INDEX jobs_queue ON jobs(state, lane DESC, run_at, id);
+-- The claim walks one target's queued jobs in lane order, oldest first, and stops at the first it may run.
+CREATE INDEX jobs_queue ON jobs(state, target, lane DESC, run_at, id);
 -- Per-link serialisation looks for a running job of the same link.
 CREATE INDEX jobs_link ON jobs(group_id, target, state);

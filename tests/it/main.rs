@@ -6,5 +6,6 @@ mod crash;
 mod exact_requests;
 mod faults;
 mod mock_contract;
+mod quota;
 mod support;
 mod year;
