@@ -260,3 +260,61 @@ async fn queued_jobs_survive_the_process_and_a_later_worker_does_them() {
     assert_eq!(app.mocks.teams().iter().filter(|t| t.is_team).count(), 4);
     assert_eq!(app.mocks.courses().len(), 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_command_lets_a_live_worker_do_the_work() {
+    let (app, snap, path) = sample_on_disk().await;
+    // A long-lived worker, as an operator would run it beside the CLI.
+    let mut worker = std::process::Command::new(env!("CARGO_BIN_EXE_class-sync"))
+        .arg("--config")
+        .arg(app.config_path())
+        .args(["--today", "2025-09-01", "work"])
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start a worker");
+    let store = app.on("2025-09-01").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while class_sync::worker::live_worker(&store, None)
+        .await
+        .unwrap()
+        .is_none()
+    {
+        assert!(std::time::Instant::now() < deadline, "the worker registers");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    let out = app.bin("2025-09-01", &["import", path.to_str().unwrap()]);
+    assert_succeeded(&out);
+    assert!(
+        text(&out.stderr).contains(&format!("worker (pid {}) is running", worker.id())),
+        "{}",
+        text(&out.stderr)
+    );
+    // The import returned once the live worker had done its jobs.
+    for g in &snap.groups {
+        for target in &g.targets {
+            let link = store.store.link(&g.id, *target).await.unwrap().unwrap();
+            assert_eq!(link.state, class_sync::link::LinkState::Active, "{}", g.id);
+        }
+        assert!(app.team(&g.id).is_team);
+    }
+
+    // SIGTERM: the worker stops cleanly and leaves the registry.
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &worker.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let status = worker.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let mut done = String::new();
+    std::io::Read::read_to_string(&mut worker.stdout.take().unwrap(), &mut done).unwrap();
+    assert!(done.contains("0 failed"), "{done}");
+    assert!(
+        class_sync::worker::live_worker(&store, None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
