@@ -67,6 +67,10 @@ impl App {
             .user_agent(concat!("class-sync/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(20))
+            // Every request has a deadline, token requests included (`remote` sets the same per call).
+            .timeout(Duration::from_secs_f64(
+                config.worker.request_timeout_seconds,
+            ))
             .pool_max_idle_per_host(config.worker.concurrency.max(8))
             .build()
             .context("building the HTTP client")?;

@@ -316,7 +316,7 @@ async fn run_inner(cli: Cli) -> anyhow::Result<u8> {
                     if no_wait {
                         return Ok(exit::OK);
                     }
-                    wait(&app, "restore").await?;
+                    wait_for_job(&app, accepted.job).await?;
                     match app.store.job(accepted.job).await? {
                         Some(j) if j.state == crate::store::JobState::Done => {
                             println!(
@@ -511,6 +511,38 @@ pub async fn wait(app: &Arc<App>, label: &'static str) -> anyhow::Result<WorkRep
         );
     }
     Ok(report)
+}
+
+/// Waits for one job (a Restore press must not wait for a night's storm): a live worker does it,
+/// or, with none, this process works the queue (highest lane first) until that job has ended.
+async fn wait_for_job(app: &Arc<App>, job: i64) -> anyhow::Result<()> {
+    use crate::store::JobState;
+    async fn ended(app: &App, job: i64) -> anyhow::Result<bool> {
+        Ok(app
+            .store
+            .job(job)
+            .await?
+            .is_none_or(|j| matches!(j.state, JobState::Done | JobState::Failed)))
+    }
+    while !ended(app, job).await? {
+        if worker::live_worker(app, None).await?.is_some() {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            continue;
+        }
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let watch = {
+            let app = app.clone();
+            tokio::spawn(async move {
+                while !ended(&app, job).await.unwrap_or(false) {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                let _ = stop.send(true);
+            })
+        };
+        worker::run_service(app.clone(), worker::WorkerKind::Command, stopped).await?;
+        watch.abort();
+    }
+    Ok(())
 }
 
 /// Watches the queue while another worker empties it; takes over if that worker goes away.

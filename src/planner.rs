@@ -113,9 +113,7 @@ async fn enqueue_group_work(
             enqueued += fresh as u64;
         } else if touched && link.mis_linked && link.state != LinkState::Pending {
             // Recorded, not applied: the link says so until a later sync could apply it (never, after the cutoff).
-            let mut l = link.clone();
-            l.held_changes = true;
-            app.store.save_link(&l).await?;
+            app.store.note_held_changes(&g.id, link.target).await?;
         }
     }
     Ok(enqueued)
@@ -551,7 +549,7 @@ pub async fn restore(
             .await?;
         return Err(RestoreRefusal::NotFound(format!("no group `{group_id}`")));
     };
-    let Some(mut link) = app.store.link(group_id, target).await? else {
+    let Some(link) = app.store.link(group_id, target).await? else {
         app.store
             .audit(&refuse("not_found", format!("the group has no {target} link")).clone())
             .await?;
@@ -583,18 +581,23 @@ pub async fn restore(
         app.store.audit(&refuse("conflict", reason.clone())).await?;
         return Err(RestoreRefusal::Conflict(reason));
     }
-    // MIS-unlinked from this moment: no import, resync or nightly archive touches it again.
-    link.mis_linked = false;
-    app.store.save_link(&link).await?;
-    let (job, new) = enqueue(
-        app,
-        JobKind::Restore,
-        group_id,
+    // MIS-unlinked from this moment (in the same transaction as the job): no import, resync or
+    // nightly archive touches it again. A press racing another one's finished restore is a conflict.
+    let job = NewJob {
+        kind: JobKind::Restore,
+        group_id: group_id.to_string(),
         target,
-        Lane::Restore,
-        Some(&actor_n),
-    )
-    .await?;
+        lane: Lane::Restore,
+        requested_by: Some(actor_n.clone()),
+        max_attempts: app.config.worker.max_attempts,
+    };
+    let Some((job, new)) = app.store.grant_restore(&job, App::now_ms()).await? else {
+        let now = app.store.link(group_id, target).await?;
+        let state = now.map(|l| l.state.to_string()).unwrap_or_default();
+        let reason = format!("the {target} link is {state}, not archived");
+        app.store.audit(&refuse("conflict", reason.clone())).await?;
+        return Err(RestoreRefusal::Conflict(reason));
+    };
     app.store
         .audit(&audit(
             &actor_n,

@@ -107,8 +107,9 @@ impl Remote {
         loop {
             attempt += 1;
             let last = attempt >= self.attempts;
-            self.throttle.acquire(&call.buckets).await;
+            // The token first: a slow token fetch must not sit between the throttle's gate check and the send.
             let bearer = tokens.bearer().await?;
+            self.throttle.acquire(&call.buckets).await;
             let mut req = self
                 .http
                 .request(call.method.clone(), &call.url)
@@ -189,16 +190,13 @@ impl Remote {
                     }
                 }
                 ErrorKind::Transient => {
-                    if let Some(wait) = retry_after {
-                        self.throttle.close(&call.buckets, wait);
-                    }
                     if !call.retry_safe || last {
                         return Err(err);
                     }
-                    if retry_after.is_none() {
-                        crate::worker::without_slot(tokio::time::sleep(schedule.next_delay()))
-                            .await;
-                    }
+                    // A fault, not throttling: this request waits (its `Retry-After`, if the
+                    // service sent one, e.g. Graph's 503), the bucket stays open for everyone else.
+                    let wait = retry_after.unwrap_or_else(|| schedule.next_delay());
+                    crate::worker::without_slot(tokio::time::sleep(wait)).await;
                 }
                 _ => return Err(err),
             }

@@ -93,6 +93,9 @@ pub fn london_day(t: DateTime<Utc>) -> NaiveDate {
 const NIGHTLY: &str = "nightly";
 /// The actor of scheduled runs in the audit log and on their jobs.
 const ACTOR: &str = "scheduler";
+/// A claim whose process has not enqueued the night's work after this long is taken over (its
+/// process died while enqueuing; enqueueing twice is harmless, jobs are deduplicated).
+const CLAIM_TAKEOVER: Duration = Duration::minutes(10);
 
 /// Runs the nightly job at its time every day until `stop` turns true; then records the state of
 /// a run still in progress and returns.
@@ -120,7 +123,13 @@ pub async fn run(
         if handled != Some(day) && now >= due_at(day, at) {
             match app
                 .store
-                .claim_schedule(NIGHTLY, &day.to_string(), &me, now.timestamp_millis())
+                .claim_schedule(
+                    NIGHTLY,
+                    &day.to_string(),
+                    &me,
+                    now.timestamp_millis(),
+                    (now - CLAIM_TAKEOVER).timestamp_millis(),
+                )
                 .await
             {
                 Ok(true) => {
@@ -134,6 +143,12 @@ pub async fn run(
                     };
                     match planner::nightly(&on, ACTOR).await {
                         Ok(summary) => {
+                            // Everything is enqueued: from here on the queue itself is durable.
+                            if let Err(e) =
+                                app.store.settle_schedule(NIGHTLY, &day.to_string()).await
+                            {
+                                tracing::warn!(%day, error = %e, "could not mark the nightly run enqueued");
+                            }
                             runs.spawn(follow(app.clone(), summary, stop.clone()));
                         }
                         Err(e) => tracing::error!(%day, error = %e, "nightly run failed to start"),
@@ -141,9 +156,20 @@ pub async fn run(
                     continue;
                 }
                 Ok(false) => {
-                    handled = Some(day);
-                    tracing::info!(%day, "nightly run already claimed by another process");
-                    continue;
+                    // Claimed elsewhere. If that process dies before it has enqueued the night's
+                    // work, the claim goes stale and is taken over: look again until it settles.
+                    match app
+                        .store
+                        .schedule_unsettled(NIGHTLY, &day.to_string())
+                        .await
+                    {
+                        Ok(false) => {
+                            handled = Some(day);
+                            tracing::info!(%day, "nightly run already claimed by another process");
+                            continue;
+                        }
+                        _ => wake = now + Duration::seconds(60),
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(%day, error = %e, "claiming the nightly run failed; trying again in a minute");

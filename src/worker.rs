@@ -139,7 +139,20 @@ async fn run(
         })
         .await?;
     let beating = tokio::spawn(beat(app.clone(), worker_id.clone()));
-    let result = work(&app, &worker_id, stop.as_mut(), progress).await;
+    let result = loop {
+        match work(&app, &worker_id, stop.as_mut(), progress.clone()).await {
+            // A long-lived worker survives a store hiccup (another process holding the database,
+            // a full disk that clears): its jobs go back to the queue and it starts again.
+            Err(e) if stop.as_ref().is_some_and(|s| !*s.borrow()) => {
+                tracing::error!(error = %e, "worker loop failed; handing its jobs back and starting again");
+                if let Err(e) = app.store.release_held(&worker_id).await {
+                    tracing::warn!(error = %e, "could not hand the jobs back yet");
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            other => break other,
+        }
+    };
     beating.abort();
     let released = app.store.release_held(&worker_id).await;
     app.store.unregister_worker(&worker_id).await?;
@@ -221,11 +234,18 @@ async fn work(
     let mut running: JoinSet<Finished> = JoinSet::new();
     let mut report = WorkReport::default();
     while !stopping(&stop) {
-        settle(app, finished(None, &mut running)?, &mut report, &progress).await?;
+        settle(
+            app,
+            worker_id,
+            finished(None, &mut running)?,
+            &mut report,
+            &progress,
+        )
+        .await?;
         let free = pools.with_room();
         if free.is_empty() {
             tokio::select! {
-                Some(done) = running.join_next(), if !running.is_empty() => settle(app, finished(Some(done?), &mut running)?, &mut report, &progress).await?,
+                Some(done) = running.join_next(), if !running.is_empty() => settle(app, worker_id, finished(Some(done?), &mut running)?, &mut report, &progress).await?,
                 _ = pools.room() => {}
                 _ = changed(&mut stop) => {}
             }
@@ -269,7 +289,7 @@ async fn work(
             .map(|t| (t - App::now_ms()).clamp(5, 250) as u64)
             .unwrap_or(250);
         tokio::select! {
-            Some(done) = running.join_next(), if !running.is_empty() => settle(app, finished(Some(done?), &mut running)?, &mut report, &progress).await?,
+            Some(done) = running.join_next(), if !running.is_empty() => settle(app, worker_id, finished(Some(done?), &mut running)?, &mut report, &progress).await?,
             _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
             _ = changed(&mut stop) => {}
         }
@@ -282,6 +302,7 @@ async fn work(
             Ok(Some(done)) => {
                 settle(
                     app,
+                    worker_id,
                     finished(Some(done?), &mut running)?,
                     &mut report,
                     &progress,
@@ -295,7 +316,14 @@ async fn work(
                     "shutdown grace over: leaving the rest to another worker"
                 );
                 running.abort_all();
-                while running.join_next().await.is_some() {}
+                // Jobs that ended just before the abort are recorded, not run again.
+                let mut ended = Vec::new();
+                while let Some(joined) = running.join_next().await {
+                    if let Ok(done) = joined {
+                        ended.push(done);
+                    }
+                }
+                settle(app, worker_id, ended, &mut report, &progress).await?;
                 break;
             }
         }
@@ -318,6 +346,7 @@ async fn changed(stop: &mut Option<&mut watch::Receiver<bool>>) {
 /// Records how finished jobs ended, in one store transaction.
 async fn settle(
     app: &App,
+    worker_id: &str,
     done: Vec<Finished>,
     report: &mut WorkReport,
     progress: &Option<Progress>,
@@ -364,7 +393,7 @@ async fn settle(
             link,
         });
     }
-    app.store.finish_many(&ends, now).await?;
+    app.store.finish_many(worker_id, &ends, now).await?;
     if let Some(p) = progress {
         let (pending, _) = app.store.pending_work().await?;
         p(

@@ -252,6 +252,12 @@ pub trait Store: Send + Sync {
     async fn links_of(&self, group_id: &str) -> StoreResult<Vec<Link>>;
     async fn all_links(&self) -> StoreResult<Vec<Link>>;
     async fn save_link(&self, link: &Link) -> StoreResult<()>;
+    /// Records that MIS changes arrived after the cutoff on an MIS-linked, created link (one field,
+    /// so it never overwrites what a job wrote meanwhile).
+    async fn note_held_changes(&self, group_id: &str, target: Target) -> StoreResult<()>;
+    /// The Restore grant, atomically: MIS-unlinks the link if it can be restored (archived, or a
+    /// failed restore) and enqueues its restore job (or finds the pending one). None: not restorable.
+    async fn grant_restore(&self, job: &NewJob, now_ms: i64) -> StoreResult<Option<(i64, bool)>>;
 
     /// Enqueues unless an equal job is already waiting (a restore: waiting or running); returns
     /// the job's id and whether it is new.
@@ -278,7 +284,8 @@ pub trait Store: Send + Sync {
     async fn release_held(&self, worker: &str) -> StoreResult<u64>;
     /// Ends claimed jobs and saves the links they leave behind, all in one transaction (a storm
     /// ends hundreds of jobs a second: one write each would be the bottleneck).
-    async fn finish_many(&self, ends: &[JobFinish], now_ms: i64) -> StoreResult<()>;
+    /// Only jobs `worker` still holds are ended: a job whose lease was taken over is the new holder's.
+    async fn finish_many(&self, worker: &str, ends: &[JobFinish], now_ms: i64) -> StoreResult<()>;
     async fn job(&self, id: i64) -> StoreResult<Option<Job>>;
     /// Jobs queued or running (leased), and the earliest time a queued one may run.
     async fn pending_work(&self) -> StoreResult<(u64, Option<i64>)>;
@@ -304,14 +311,20 @@ pub trait Store: Send + Sync {
     async fn last_run(&self, kind: &str, only_ok: bool) -> StoreResult<Option<Run>>;
 
     /// Claims the scheduled job `kind` for one London `day`; true for the one caller that got it
-    /// (across processes), false for everyone after.
+    /// (across processes). A claim not settled (`settle_schedule`) by `stale_before_ms` is taken
+    /// over: its process died before it had enqueued the night's work.
     async fn claim_schedule(
         &self,
         kind: &str,
         day: &str,
         by: &str,
         now_ms: i64,
+        stale_before_ms: i64,
     ) -> StoreResult<bool>;
+    /// The day's run has enqueued all its work: the claim can no longer be taken over.
+    async fn settle_schedule(&self, kind: &str, day: &str) -> StoreResult<()>;
+    /// Whether the day is claimed but not yet settled (someone is enqueuing, or died doing it).
+    async fn schedule_unsettled(&self, kind: &str, day: &str) -> StoreResult<bool>;
     /// Jobs that ended (done or failed) in `(after_ms, upto_ms]`, for `/metrics`.
     async fn jobs_finished_between(
         &self,

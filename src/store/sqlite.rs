@@ -380,6 +380,41 @@ impl Store for SqliteStore {
         Self::save_link_in(&mut conn, l).await
     }
 
+    async fn note_held_changes(&self, group_id: &str, target: Target) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE links SET held_changes = 1, updated_at = ?3
+             WHERE group_id = ?1 AND target = ?2 AND mis_linked = 1 AND state <> 'pending'",
+        )
+        .bind(group_id)
+        .bind(target.as_str())
+        .bind(now_ms())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn grant_restore(&self, job: &NewJob, now: i64) -> StoreResult<Option<(i64, bool)>> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let unlinked = sqlx::query(
+            "UPDATE links SET mis_linked = 0, updated_at = ?3
+             WHERE group_id = ?1 AND target = ?2
+               AND (state = 'archived' OR (state = 'failed' AND mis_linked = 0 AND remote_id IS NOT NULL))",
+        )
+        .bind(&job.group_id)
+        .bind(job.target.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if unlinked == 0 {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let enqueued = Self::enqueue_in(&mut tx, job, now).await?;
+        tx.commit().await?;
+        Ok(Some(enqueued))
+    }
+
     async fn enqueue_many(&self, jobs: &[NewJob], now: i64) -> StoreResult<Vec<(i64, bool)>> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let mut out = Vec::with_capacity(jobs.len());
@@ -449,30 +484,37 @@ impl Store for SqliteStore {
         Ok(done.rows_affected())
     }
 
-    async fn finish_many(&self, ends: &[JobFinish], now: i64) -> StoreResult<()> {
+    async fn finish_many(&self, worker: &str, ends: &[JobFinish], now: i64) -> StoreResult<()> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         for f in ends {
-            if let Some(link) = &f.link {
+            // Each ends only a job this worker still holds.
+            let q = match &f.end {
+                JobEnd::Done => sqlx::query(
+                    "UPDATE jobs SET state = 'done', finished_at = ?2, lease_until = NULL, last_error = NULL
+                     WHERE id = ?1 AND locked_by = ?3 AND state = 'running'",
+                )
+                .bind(f.job_id)
+                .bind(now),
+                JobEnd::Retry { run_at, error } => sqlx::query(
+                    "UPDATE jobs SET state = 'queued', run_at = ?2, lease_until = NULL, locked_by = NULL, last_error = ?3
+                     WHERE id = ?1 AND locked_by = ?4 AND state = 'running'",
+                )
+                .bind(f.job_id)
+                .bind(*run_at)
+                .bind(error.clone()),
+                JobEnd::Failed { error } => sqlx::query(
+                    "UPDATE jobs SET state = 'failed', finished_at = ?2, lease_until = NULL, last_error = ?3
+                     WHERE id = ?1 AND locked_by = ?4 AND state = 'running'",
+                )
+                .bind(f.job_id)
+                .bind(now)
+                .bind(error.clone()),
+            };
+            let still_ours = q.bind(worker).execute(&mut *tx).await?.rows_affected() == 1;
+            // A job taken over by another worker is theirs to end, and so is its link.
+            if still_ours && let Some(link) = &f.link {
                 Self::save_link_in(&mut tx, link).await?;
             }
-            let q = match &f.end {
-                JobEnd::Done => sqlx::query("UPDATE jobs SET state = 'done', finished_at = ?2, lease_until = NULL, last_error = NULL WHERE id = ?1")
-                    .bind(f.job_id)
-                    .bind(now),
-                JobEnd::Retry { run_at, error } => {
-                    sqlx::query("UPDATE jobs SET state = 'queued', run_at = ?2, lease_until = NULL, locked_by = NULL, last_error = ?3 WHERE id = ?1")
-                        .bind(f.job_id)
-                        .bind(*run_at)
-                        .bind(error.clone())
-                }
-                JobEnd::Failed { error } => {
-                    sqlx::query("UPDATE jobs SET state = 'failed', finished_at = ?2, lease_until = NULL, last_error = ?3 WHERE id = ?1")
-                        .bind(f.job_id)
-                        .bind(now)
-                        .bind(error.clone())
-                }
-            };
-            q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -672,8 +714,16 @@ impl Store for SqliteStore {
         }))
     }
 
-    async fn claim_schedule(&self, kind: &str, day: &str, by: &str, now: i64) -> StoreResult<bool> {
-        let done = sqlx::query(
+    async fn claim_schedule(
+        &self,
+        kind: &str,
+        day: &str,
+        by: &str,
+        now: i64,
+        stale_before: i64,
+    ) -> StoreResult<bool> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let inserted = sqlx::query(
             "INSERT INTO schedule_claims (kind, day, claimed_at, claimed_by) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT(kind, day) DO NOTHING",
         )
@@ -681,9 +731,45 @@ impl Store for SqliteStore {
         .bind(day)
         .bind(now)
         .bind(by)
-        .execute(&self.pool)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let claimed = inserted == 1
+            || sqlx::query(
+                "UPDATE schedule_claims SET claimed_at = ?3, claimed_by = ?4
+                 WHERE kind = ?1 AND day = ?2 AND enqueued = 0 AND claimed_at < ?5",
+            )
+            .bind(kind)
+            .bind(day)
+            .bind(now)
+            .bind(by)
+            .bind(stale_before)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+        tx.commit().await?;
+        Ok(claimed)
+    }
+
+    async fn settle_schedule(&self, kind: &str, day: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE schedule_claims SET enqueued = 1 WHERE kind = ?1 AND day = ?2")
+            .bind(kind)
+            .bind(day)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn schedule_unsettled(&self, kind: &str, day: &str) -> StoreResult<bool> {
+        let row = sqlx::query(
+            "SELECT 1 FROM schedule_claims WHERE kind = ?1 AND day = ?2 AND enqueued = 0",
+        )
+        .bind(kind)
+        .bind(day)
+        .fetch_optional(&self.pool)
         .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(row.is_some())
     }
 
     async fn jobs_finished_between(&self, after: i64, upto: i64) -> StoreResult<Vec<FinishedJob>> {

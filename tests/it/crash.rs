@@ -185,3 +185,68 @@ async fn workers_killed_at_random_lose_and_duplicate_nothing() {
     assert_eq!(app.mocks.courses().len(), GROUPS, "no duplicate course");
     assert_eq!(app.mocks.retry_after_violations(), 0);
 }
+
+/// The process that claimed the night dies before it has enqueued the work: after a while another
+/// process takes the claim over; once a run has enqueued everything, nobody runs the day again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_night_claimed_by_a_process_that_died_is_taken_over() {
+    let app = TestApp::start().await;
+    let store = app.on(YEAR_END).await.store.clone();
+    let (claimed_at, minute) = (1_000_000, 60_000);
+    assert!(
+        store
+            .claim_schedule("nightly", "2026-09-01", "died", claimed_at, 0)
+            .await
+            .unwrap()
+    );
+    // Soon after, the claim still stands (it may be enqueuing).
+    assert!(
+        !store
+            .claim_schedule(
+                "nightly",
+                "2026-09-01",
+                "other",
+                claimed_at + minute,
+                claimed_at - 1
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .schedule_unsettled("nightly", "2026-09-01")
+            .await
+            .unwrap()
+    );
+    // Later it is stale: taken over, once.
+    let later = claimed_at + 11 * minute;
+    assert!(
+        store
+            .claim_schedule("nightly", "2026-09-01", "other", later, later - 10 * minute)
+            .await
+            .unwrap()
+    );
+    store
+        .settle_schedule("nightly", "2026-09-01")
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .schedule_unsettled("nightly", "2026-09-01")
+            .await
+            .unwrap()
+    );
+    let much_later = later + 60 * minute;
+    assert!(
+        !store
+            .claim_schedule(
+                "nightly",
+                "2026-09-01",
+                "third",
+                much_later,
+                much_later - 10 * minute
+            )
+            .await
+            .unwrap()
+    );
+}

@@ -176,6 +176,48 @@ async fn a_shared_window_holds_a_concurrent_caller() {
     first.await.unwrap().unwrap();
 }
 
+/// A 503 with `Retry-After` (Graph sends one) delays that request only: it is a fault, not
+/// throttling, so the bucket stays open for everyone else and its rate is not lowered.
+#[tokio::test]
+async fn a_503_with_retry_after_delays_only_its_own_request() {
+    let server = MockServer::start().await;
+    mount_ms_token(&server, 1).await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/faulty"))
+        .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", "1"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let tokens = Arc::new(ms_tokens(&server).await);
+    let remote = Arc::new(remote());
+    let (r1, t1, c1) = (remote.clone(), tokens.clone(), get(&server, "/v1.0/faulty"));
+    let started = Instant::now();
+    let first = tokio::spawn(async move { r1.send(&c1, &t1).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let sent_at = Instant::now();
+    remote
+        .send(&get(&server, "/v1.0/other"), &tokens)
+        .await
+        .unwrap();
+    assert!(
+        sent_at.elapsed() < Duration::from_millis(500),
+        "another caller is not held by a 503"
+    );
+    first.await.unwrap().unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "the faulty request itself waited for its Retry-After"
+    );
+    assert!(
+        remote.throttle().report().iter().all(|b| b.throttled == 0),
+        "a 503 is not counted as throttling"
+    );
+}
+
 #[tokio::test]
 async fn an_expired_token_is_refreshed_once_on_401() {
     let server = MockServer::start().await;

@@ -267,6 +267,39 @@ async fn pressing_restore_twice_makes_one_job() {
     assert!(first.new && !second.new);
     app.work(&on).await;
     assert!(!app.team(g).is_archived);
+    // Once done, another press is a conflict, not a second job.
+    let again = class_sync::planner::restore(&on, g, Target::Teams, "jonesa12@hwbcymru.net").await;
+    assert!(matches!(
+        again,
+        Err(class_sync::planner::RestoreRefusal::Conflict(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presses_at_the_same_moment_make_one_job() {
+    let app = TestApp::start().await;
+    let snap = sample_snapshot();
+    app.mocks
+        .add_users(accounts(&snap).iter().map(String::as_str));
+    app.import_on("2025-09-01", &snap).await;
+    app.nightly_on("2026-09-01").await;
+    // Two portal sessions (two processes) press Restore on the same course at once.
+    let (one, two) = (app.on("2026-09-02").await, app.on("2026-09-02").await);
+    let g = &snap.groups[0].id;
+    let (a, b) = tokio::join!(
+        class_sync::planner::restore(&one, g, Target::Classroom, "admin.primary@hwbcymru.net"),
+        class_sync::planner::restore(&two, g, Target::Classroom, "jonesa12@hwbcymru.net"),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.job, b.job);
+    assert_eq!(
+        a.new as u8 + b.new as u8,
+        1,
+        "exactly one press made the job"
+    );
+    let report = app.work(&one).await;
+    assert_eq!(report.done, 1);
+    assert_eq!(app.course(g).state, "ACTIVE");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
