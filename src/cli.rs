@@ -174,17 +174,11 @@ async fn run_inner(cli: Cli) -> anyhow::Result<u8> {
             // A long-lived worker: runs until SIGTERM or Ctrl-C, then hands unfinished jobs back.
             let (stop, stopped) = tokio::sync::watch::channel(false);
             tokio::spawn(async move {
-                shutdown_signal().await;
+                crate::service::shutdown_signal().await;
                 let _ = stop.send(true);
             });
             let report = worker::run_service(app, worker::WorkerKind::Work, stopped).await?;
-            println!(
-                "work: {} done, {} skipped, {} retried, {} failed",
-                report.done,
-                report.skipped,
-                report.retried,
-                report.failed.len()
-            );
+            print_report(&report);
             Ok(report_exit(&report))
         }
         Command::Sync {
@@ -493,6 +487,12 @@ pub async fn wait(app: &Arc<App>, label: &'static str) -> anyhow::Result<WorkRep
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    print_report(&report);
+    Ok(report)
+}
+
+/// What a worker did, with every failed job.
+fn print_report(report: &WorkReport) {
     println!(
         "work: {} done, {} skipped, {} retried, {} failed",
         report.done,
@@ -510,7 +510,6 @@ pub async fn wait(app: &Arc<App>, label: &'static str) -> anyhow::Result<WorkRep
             j.last_error.as_deref().unwrap_or("")
         );
     }
-    Ok(report)
 }
 
 /// Waits for one job (a Restore press must not wait for a night's storm): a live worker does it,
@@ -578,22 +577,6 @@ async fn wait_for_live_worker(
         failed: app.store.failed_since(since).await?,
         ..WorkReport::default()
     })
-}
-
-/// Resolves on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 fn report_exit(r: &WorkReport) -> u8 {
