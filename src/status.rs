@@ -90,10 +90,19 @@ pub async fn overall_document_with_audit(app: &App, audit_entries: u32) -> anyho
         .into_iter()
         .map(|a| json!({"at": ms_to_rfc3339(a.at), "actor": a.actor, "action": a.action, "group": a.group_id, "target": a.target, "outcome": a.outcome, "detail": a.detail}))
         .collect();
+    // Workers alive now (seen within their liveness window): who is doing the queue.
+    let workers: Vec<Value> = app
+        .store
+        .live_workers(App::now_ms() - crate::worker::live_window(app).as_millis() as i64)
+        .await?
+        .into_iter()
+        .map(|w| json!({"id": w.id, "kind": w.kind, "pid": w.pid, "started_at": ms_to_rfc3339(w.started_at), "seen_at": ms_to_rfc3339(w.seen_at)}))
+        .collect();
     Ok(json!({
         "today": app.today().to_string(),
         "links": links,
         "queue": queue,
+        "workers": workers,
         "last_nightly": run(last),
         "last_successful_nightly": run(last_ok),
         "recent_audit": audit,
@@ -166,6 +175,20 @@ pub async fn print(app: &App, group: Option<&str>, as_json: bool) -> anyhow::Res
             .map(|(s, n)| format!("{s} {n}"))
             .collect();
         println!("  {year}: {}", parts.join(", "));
+    }
+    let workers = doc["workers"].as_array().cloned().unwrap_or_default();
+    if workers.is_empty() {
+        println!("workers: none running (commands work the queue themselves)");
+    } else {
+        println!("workers:");
+        for w in &workers {
+            println!(
+                "  {} pid {} since {}",
+                w["kind"].as_str().unwrap_or(""),
+                w["pid"],
+                w["started_at"].as_str().unwrap_or("")
+            );
+        }
     }
     println!("queue by kind:");
     for (kind, states) in doc["queue"].as_object().into_iter().flatten() {

@@ -58,7 +58,7 @@ pub fn beat_interval(app: &App) -> Duration {
 }
 
 /// A worker not seen for three beats is taken for dead.
-fn live_window(app: &App) -> Duration {
+pub fn live_window(app: &App) -> Duration {
     beat_interval(app) * 3
 }
 

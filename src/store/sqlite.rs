@@ -54,7 +54,16 @@ impl SqliteStore {
             .max_connections(1)
             .connect_with(options.clone())
             .await?;
-        sqlx::migrate!("migrations/sqlite").run(&writer).await?;
+        // Two processes opening a new database at once race to migrate it: the loser fails on what
+        // the winner just created, and finds nothing left to do when it tries again.
+        let mut tries = 0;
+        while let Err(e) = sqlx::migrate!("migrations/sqlite").run(&writer).await {
+            tries += 1;
+            if tries >= 5 {
+                return Err(e.into());
+            }
+            tokio::time::sleep(Duration::from_millis(100 * tries)).await;
+        }
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options)

@@ -280,6 +280,9 @@ async fn a_waiting_command_lets_a_live_worker_do_the_work() {
         .unwrap()
         .is_none()
     {
+        if let Some(exit) = worker.try_wait().unwrap() {
+            panic!("the worker exited before registering: {exit}");
+        }
         assert!(std::time::Instant::now() < deadline, "the worker registers");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
@@ -299,6 +302,14 @@ async fn a_waiting_command_lets_a_live_worker_do_the_work() {
         }
         assert!(app.team(&g.id).is_team);
     }
+
+    // Operators see it in `status`.
+    let status = app.bin("2025-09-01", &["status", "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let workers = doc["workers"].as_array().unwrap();
+    assert_eq!(workers.len(), 1, "{doc}");
+    assert_eq!(workers[0]["kind"], "work");
+    assert_eq!(workers[0]["pid"], worker.id());
 
     // SIGTERM: the worker stops cleanly and leaves the registry.
     let term = std::process::Command::new("kill")
