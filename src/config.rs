@@ -58,6 +58,8 @@ pub struct MicrosoftLimits {
     pub teams_read: f64,
     pub per_team: f64,
     pub education: f64,
+    /// `POST /teams/{id}/members` (adding an owner) on one team, per *minute* (documented 4 rpm).
+    pub team_member_adds_per_minute: f64,
 }
 
 impl Default for MicrosoftLimits {
@@ -68,6 +70,7 @@ impl Default for MicrosoftLimits {
             teams_read: 30.0,
             per_team: 4.0,
             education: 3500.0,
+            team_member_adds_per_minute: 4.0,
         }
     }
 }
@@ -417,6 +420,10 @@ impl Config {
                     ("microsoft.limits.teams_read", l.teams_read),
                     ("microsoft.limits.per_team", l.per_team),
                     ("microsoft.limits.education", l.education),
+                    (
+                        "microsoft.limits.team_member_adds_per_minute",
+                        l.team_member_adds_per_minute,
+                    ),
                 ] {
                     positive(v).map_err(|r| err(key, r))?;
                 }

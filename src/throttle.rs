@@ -30,6 +30,8 @@ pub enum BucketId {
     TeamsRead,
     /// Keyed by team id: 4 requests per second on any one team.
     PerTeam,
+    /// Keyed by team id: `POST /teams/{id}/members`, 4 per minute on one team.
+    TeamMemberAdds,
     Education,
     /// Classroom, per client (project).
     ClassroomClient,
@@ -38,11 +40,12 @@ pub enum BucketId {
 }
 
 impl BucketId {
-    pub const ALL: [BucketId; 7] = [
+    pub const ALL: [BucketId; 8] = [
         BucketId::TeamsCreate,
         BucketId::TeamsWrite,
         BucketId::TeamsRead,
         BucketId::PerTeam,
+        BucketId::TeamMemberAdds,
         BucketId::Education,
         BucketId::ClassroomClient,
         BucketId::ClassroomUser,
@@ -54,6 +57,7 @@ impl BucketId {
             BucketId::TeamsWrite => "microsoft.teams_write",
             BucketId::TeamsRead => "microsoft.teams_read",
             BucketId::PerTeam => "microsoft.per_team",
+            BucketId::TeamMemberAdds => "microsoft.team_member_adds",
             BucketId::Education => "microsoft.education",
             BucketId::ClassroomClient => "google.per_client",
             BucketId::ClassroomUser => "google.per_user",
@@ -61,7 +65,10 @@ impl BucketId {
     }
 
     fn keyed(self) -> bool {
-        matches!(self, BucketId::PerTeam | BucketId::ClassroomUser)
+        matches!(
+            self,
+            BucketId::PerTeam | BucketId::TeamMemberAdds | BucketId::ClassroomUser
+        )
     }
 }
 
@@ -446,6 +453,10 @@ impl Throttle {
                 (BucketId::TeamsWrite, m.teams_write),
                 (BucketId::TeamsRead, m.teams_read),
                 (BucketId::PerTeam, m.per_team),
+                (
+                    BucketId::TeamMemberAdds,
+                    m.team_member_adds_per_minute / 60.0,
+                ),
                 (BucketId::Education, m.education),
             ]);
         }
@@ -638,6 +649,20 @@ mod tests {
         let mut sorted = nightly.clone();
         sorted.sort_by_key(|s| s[8..].parse::<u32>().unwrap());
         assert_eq!(nightly, sorted);
+    }
+
+    /// Owners added to one team: 4 a minute (documented), so the second waits ~15 s; another team does not.
+    #[tokio::test]
+    async fn owner_adds_are_paced_per_team_per_minute() {
+        let t = Throttle::new(Some(&MicrosoftLimits::default()), None);
+        let on = |team: &str| [BucketKey::keyed(BucketId::TeamMemberAdds, team)];
+        t.acquire(&on("team-1")).await;
+        let wait = Duration::from_millis(500);
+        let (same, other) = (on("team-1"), on("team-2"));
+        let second = tokio::time::timeout(wait, t.acquire(&same)).await;
+        assert!(second.is_err(), "a second add on the same team waits");
+        let elsewhere = tokio::time::timeout(wait, t.acquire(&other)).await;
+        assert!(elsewhere.is_ok(), "another team does not");
     }
 
     #[tokio::test]

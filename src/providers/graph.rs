@@ -401,11 +401,14 @@ impl GraphProvider {
             "roles": ["owner"],
             "user@odata.bind": format!("https://graph.microsoft.com/v1.0/users('{user_id}')"),
         });
+        // Documented at 4 a minute per team, on top of the team's write buckets.
+        let mut buckets = Self::team_write(team_id);
+        buckets.push(BucketKey::keyed(BucketId::TeamMemberAdds, team_id));
         let call = Call::new(
             Api::Graph,
             Method::POST,
             self.url(&format!("/teams/{team_id}/members")),
-            Self::team_write(team_id),
+            buckets,
         )
         .json(body);
         match self.send(call).await {
