@@ -31,6 +31,11 @@ impl JobError {
             JobError::Permanent(_) => false,
         }
     }
+
+    /// The service only said "not now": the attempt does not count against `max_attempts`.
+    pub fn is_throttling(&self) -> bool {
+        matches!(self, JobError::Provider(e) if e.kind == ErrorKind::Throttled)
+    }
 }
 
 /// What a finished job reports for summaries.

@@ -367,13 +367,16 @@ async fn settle(
                 report.skipped += 1;
                 (JobEnd::Done, None)
             }
-            Err(e) if e.is_retryable() && job.attempts < job.max_attempts => {
+            Err(e)
+                if e.is_retryable() && (job.attempts < job.max_attempts || e.is_throttling()) =>
+            {
                 let delay = app.retry.delay_for_attempt(job.attempts);
                 tracing::info!(job = job.id, kind = job.kind.as_str(), group = %job.group_id, target = %job.target, attempt = job.attempts, error = %e, "will retry");
                 report.retried += 1;
                 let end = JobEnd::Retry {
                     run_at: now + delay.as_millis() as i64,
                     error: e.to_string(),
+                    counts: !e.is_throttling(),
                 };
                 (end, None)
             }

@@ -181,8 +181,15 @@ pub struct Job {
 #[derive(Clone, Debug)]
 pub enum JobEnd {
     Done,
-    Retry { run_at: i64, error: String },
-    Failed { error: String },
+    /// Back to the queue; `counts: false` gives the attempt back (the service was throttling).
+    Retry {
+        run_at: i64,
+        error: String,
+        counts: bool,
+    },
+    Failed {
+        error: String,
+    },
 }
 
 /// A claimed job's end, with the link state it leaves behind (saved in the same transaction).

@@ -496,7 +496,7 @@ impl Store for SqliteStore {
     async fn finish_many(&self, worker: &str, ends: &[JobFinish], now: i64) -> StoreResult<()> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         for f in ends {
-            // Each ends only a job this worker still holds.
+            // Each ends only a job this worker still holds (the worker is always the last parameter).
             let q = match &f.end {
                 JobEnd::Done => sqlx::query(
                     "UPDATE jobs SET state = 'done', finished_at = ?2, lease_until = NULL, last_error = NULL
@@ -504,13 +504,19 @@ impl Store for SqliteStore {
                 )
                 .bind(f.job_id)
                 .bind(now),
-                JobEnd::Retry { run_at, error } => sqlx::query(
-                    "UPDATE jobs SET state = 'queued', run_at = ?2, lease_until = NULL, locked_by = NULL, last_error = ?3
-                     WHERE id = ?1 AND locked_by = ?4 AND state = 'running'",
+                JobEnd::Retry {
+                    run_at,
+                    error,
+                    counts,
+                } => sqlx::query(
+                    "UPDATE jobs SET state = 'queued', run_at = ?2, lease_until = NULL, locked_by = NULL, last_error = ?3,
+                       attempts = attempts - ?4
+                     WHERE id = ?1 AND locked_by = ?5 AND state = 'running'",
                 )
                 .bind(f.job_id)
                 .bind(*run_at)
-                .bind(error.clone()),
+                .bind(error.clone())
+                .bind(!*counts as i64),
                 JobEnd::Failed { error } => sqlx::query(
                     "UPDATE jobs SET state = 'failed', finished_at = ?2, lease_until = NULL, last_error = ?3
                      WHERE id = ?1 AND locked_by = ?4 AND state = 'running'",

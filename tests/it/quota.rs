@@ -210,3 +210,34 @@ async fn an_answer_slower_than_the_request_timeout_is_retried() {
         .count();
     assert_eq!(answered, 2);
 }
+
+/// Throttling is the service saying "not now", not the job failing: a job throttled more times than
+/// `max_attempts` still completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_does_not_use_up_a_jobs_attempts() {
+    let mut app = TestApp::start().await;
+    (
+        app.config.worker.max_attempts,
+        app.config.worker.call_attempts,
+    ) = (2, 1);
+    let snap = school_of(1);
+    let a = year_end(&app, &snap).await;
+    app.mocks.inject(
+        Fault::new(
+            Service::Graph,
+            FaultKind::Status {
+                status: 429,
+                retry_after: Some("0".into()),
+            },
+        )
+        .method("POST")
+        .path_contains("/archive")
+        .times(4),
+    );
+    planner::nightly(&a, "test").await.unwrap();
+    let report = worker::run_until_idle(a.clone(), None).await.unwrap();
+
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert_eq!(report.retried, 4);
+    assert!(app.team(&snap.groups[0].id).is_archived);
+}
