@@ -168,7 +168,7 @@ async fn run_inner(cli: Cli) -> anyhow::Result<u8> {
         Command::Work { until_idle } => {
             let app = App::new(config, today).await?;
             if until_idle {
-                let report = wait(&app, "work").await?;
+                let report = work_until_idle(&app).await?;
                 return Ok(report_exit(&report));
             }
             // A long-lived worker: runs until SIGTERM or Ctrl-C, then hands unfinished jobs back.
@@ -200,7 +200,7 @@ async fn run_inner(cli: Cli) -> anyhow::Result<u8> {
                 s.enqueued,
                 held_text(&s.skipped, "skipped")
             );
-            finish(&app, no_wait).await
+            finish(&app, no_wait, &s.jobs).await
         }
         Command::Nightly { no_wait } => {
             let app = App::new(config, today).await?;
@@ -227,7 +227,7 @@ async fn run_inner(cli: Cli) -> anyhow::Result<u8> {
                     .await?;
                 return Ok(exit::OK);
             }
-            let report = wait(&app, "nightly").await?;
+            let report = wait_for(&app, "nightly", &s.jobs).await?;
             let ok = report.failed.is_empty();
             app.store
                 .finish_run(
@@ -273,7 +273,7 @@ async fn run_inner(cli: Cli) -> anyhow::Result<u8> {
                     if dry_run {
                         Ok(exit::OK)
                     } else {
-                        finish(&app, no_wait).await
+                        finish(&app, no_wait, &s.jobs).await
                     }
                 }
                 Err(ArchiveRefusal::NotDue { year, archive_on }) => {
@@ -310,7 +310,7 @@ async fn run_inner(cli: Cli) -> anyhow::Result<u8> {
                     if no_wait {
                         return Ok(exit::OK);
                     }
-                    wait_for_job(&app, accepted.job).await?;
+                    wait_for(&app, "restore", &[accepted.job]).await?;
                     match app.store.job(accepted.job).await? {
                         Some(j) if j.state == crate::store::JobState::Done => {
                             println!(
@@ -438,7 +438,7 @@ async fn import(
         s.enqueued,
         held_text(&s.held_back, "held back")
     );
-    finish(&app, no_wait).await
+    finish(&app, no_wait, &s.jobs).await
 }
 
 fn held_text(held: &planner::HeldCounts, word: &str) -> String {
@@ -449,44 +449,111 @@ fn held_text(held: &planner::HeldCounts, word: &str) -> String {
     format!("; {word}: {}", parts.join(", "))
 }
 
-async fn finish(app: &Arc<App>, no_wait: bool) -> anyhow::Result<u8> {
+async fn finish(app: &Arc<App>, no_wait: bool, jobs: &[i64]) -> anyhow::Result<u8> {
     if no_wait {
         return Ok(exit::OK);
     }
-    let report = wait(app, "working").await?;
+    let report = wait_for(app, "working", jobs).await?;
     Ok(report_exit(&report))
 }
 
-/// Waits until the queue is idle, with a progress bar on a terminal, and lists failed jobs. A live
-/// worker (a running `serve` or `work`) does the jobs if there is one; otherwise this process works
-/// the queue itself, so two workers never compete for the same quota needlessly.
-pub async fn wait(app: &Arc<App>, label: &'static str) -> anyhow::Result<WorkReport> {
-    let bar = if std::io::stderr().is_terminal() {
+/// A spinner on a terminal, nothing otherwise.
+fn spinner(label: &'static str) -> Option<indicatif::ProgressBar> {
+    std::io::stderr().is_terminal().then(|| {
         let b = indicatif::ProgressBar::new_spinner();
         b.set_message(label);
         b.enable_steady_tick(std::time::Duration::from_millis(120));
-        Some(b)
-    } else {
-        None
-    };
+        b
+    })
+}
+
+/// `work --until-idle`: this process is the worker, until nothing is queued or waiting to retry.
+async fn work_until_idle(app: &Arc<App>) -> anyhow::Result<WorkReport> {
+    let bar = spinner("work");
     let progress: Option<worker::Progress> = bar.clone().map(|b| {
         Arc::new(move |finished: u64, pending: u64| {
-            b.set_message(format!("{label}: {finished} finished, {pending} pending"));
+            b.set_message(format!("work: {finished} finished, {pending} pending"));
         }) as worker::Progress
     });
-    let report = match worker::live_worker(app, None).await? {
-        Some(w) => {
-            eprintln!(
-                "a {} worker (pid {}) is running: it does the work; waiting for the queue to empty",
-                w.kind, w.pid
-            );
-            wait_for_live_worker(app, progress).await?
-        }
-        None => worker::run_until_idle(app.clone(), progress).await?,
-    };
+    let report = worker::run_until_idle(app.clone(), progress).await?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    print_report(&report);
+    Ok(report)
+}
+
+/// Waits until `jobs` (the ones this command enqueued or found waiting) have ended, and lists the
+/// failed ones. A live worker (a running `serve` or `work`) does them if there is one, so two
+/// workers never compete for one quota; otherwise this process works the queue (most urgent
+/// first) until they have ended. A Restore or a resync never waits for a whole night's storm.
+pub async fn wait_for(
+    app: &Arc<App>,
+    label: &'static str,
+    jobs: &[i64],
+) -> anyhow::Result<WorkReport> {
+    use crate::store::JobState;
+    async fn pending(app: &App, jobs: &[i64]) -> anyhow::Result<u64> {
+        Ok(app
+            .store
+            .job_states(jobs)
+            .await?
+            .into_iter()
+            .filter(|(s, _)| matches!(s, JobState::Queued | JobState::Running))
+            .map(|(_, n)| n)
+            .sum())
+    }
+    let bar = spinner(label);
+    let show = |left: u64| {
+        if let Some(b) = &bar {
+            b.set_message(format!("{label}: {left} of {} jobs to go", jobs.len()));
+        }
+    };
+    let mut report = WorkReport::default();
+    let mut told = false;
+    loop {
+        let left = pending(app, jobs).await?;
+        show(left);
+        if left == 0 {
+            break;
+        }
+        if let Some(w) = worker::live_worker(app, None).await? {
+            if !told {
+                eprintln!(
+                    "a {} worker (pid {}) is running: it does the work; waiting for this command's jobs",
+                    w.kind, w.pid
+                );
+                told = true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            continue;
+        }
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let watch = {
+            let (app, jobs) = (app.clone(), jobs.to_vec());
+            tokio::spawn(async move {
+                while pending(&app, &jobs).await.map_or(true, |n| n > 0) {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                let _ = stop.send(true);
+            })
+        };
+        let ran = worker::run_service(app.clone(), worker::WorkerKind::Command, stopped).await;
+        watch.abort();
+        report.retried += ran?.retried;
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    report.failed = app.store.failed_among(jobs).await?;
+    report.done = app
+        .store
+        .job_states(jobs)
+        .await?
+        .into_iter()
+        .filter(|(s, _)| *s == JobState::Done)
+        .map(|(_, n)| n)
+        .sum();
     print_report(&report);
     Ok(report)
 }
@@ -510,73 +577,6 @@ fn print_report(report: &WorkReport) {
             j.last_error.as_deref().unwrap_or("")
         );
     }
-}
-
-/// Waits for one job (a Restore press must not wait for a night's storm): a live worker does it,
-/// or, with none, this process works the queue (highest lane first) until that job has ended.
-async fn wait_for_job(app: &Arc<App>, job: i64) -> anyhow::Result<()> {
-    use crate::store::JobState;
-    async fn ended(app: &App, job: i64) -> anyhow::Result<bool> {
-        Ok(app
-            .store
-            .job(job)
-            .await?
-            .is_none_or(|j| matches!(j.state, JobState::Done | JobState::Failed)))
-    }
-    while !ended(app, job).await? {
-        if worker::live_worker(app, None).await?.is_some() {
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            continue;
-        }
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let watch = {
-            let app = app.clone();
-            tokio::spawn(async move {
-                while !ended(&app, job).await.unwrap_or(false) {
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
-                let _ = stop.send(true);
-            })
-        };
-        worker::run_service(app.clone(), worker::WorkerKind::Command, stopped).await?;
-        watch.abort();
-    }
-    Ok(())
-}
-
-/// Watches the queue while another worker empties it; takes over if that worker goes away.
-async fn wait_for_live_worker(
-    app: &Arc<App>,
-    progress: Option<worker::Progress>,
-) -> anyhow::Result<WorkReport> {
-    let since = App::now_ms();
-    loop {
-        let (pending, _) = app.store.pending_work().await?;
-        if pending == 0 {
-            break;
-        }
-        if worker::live_worker(app, None).await?.is_none() {
-            eprintln!("the other worker stopped: working the rest of the queue here");
-            let mut report = worker::run_until_idle(app.clone(), progress).await?;
-            let mine: Vec<i64> = report.failed.iter().map(|j| j.id).collect();
-            report.failed.extend(
-                app.store
-                    .failed_since(since)
-                    .await?
-                    .into_iter()
-                    .filter(|j| !mine.contains(&j.id)),
-            );
-            return Ok(report);
-        }
-        if let Some(p) = &progress {
-            p(0, pending);
-        }
-        tokio::time::sleep(worker::beat_interval(app).min(std::time::Duration::from_secs(1))).await;
-    }
-    Ok(WorkReport {
-        failed: app.store.failed_since(since).await?,
-        ..WorkReport::default()
-    })
 }
 
 fn report_exit(r: &WorkReport) -> u8 {

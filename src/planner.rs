@@ -26,6 +26,9 @@ pub struct ImportSummary {
     pub held_back: HeldCounts,
     #[serde(skip)]
     pub applied: ImportApplied,
+    /// Every job the import enqueued or found already waiting, to wait for them.
+    #[serde(skip)]
+    pub jobs: Vec<i64>,
 }
 
 /// Enqueues one job now; returns its id and whether it is new (an equal one may already wait).
@@ -95,6 +98,7 @@ async fn enqueue_group_work(
     g: &Group,
     touched: bool,
     held: &mut HeldCounts,
+    jobs: &mut Vec<i64>,
 ) -> StoreResult<u64> {
     let mut enqueued = 0;
     for link in app.store.links_of(&g.id).await? {
@@ -108,8 +112,9 @@ async fn enqueue_group_work(
             continue;
         }
         if mis_gate(app, &g.academic_year, &link, held) {
-            let (_, fresh) =
+            let (job, fresh) =
                 enqueue(app, JobKind::Reconcile, &g.id, link.target, Lane::Mis, None).await?;
+            jobs.push(job);
             enqueued += fresh as u64;
         } else if touched && link.mis_linked && link.state != LinkState::Pending {
             // Recorded, not applied: the link says so until a later sync could apply it (never, after the cutoff).
@@ -138,7 +143,15 @@ pub async fn put_group(app: &App, group: &Group, actor: &str) -> StoreResult<Put
         None => "unchanged",
     };
     let mut held_back = HeldCounts::new();
-    let enqueued = enqueue_group_work(app, group, outcome != "unchanged", &mut held_back).await?;
+    let mut jobs = Vec::new();
+    let enqueued = enqueue_group_work(
+        app,
+        group,
+        outcome != "unchanged",
+        &mut held_back,
+        &mut jobs,
+    )
+    .await?;
     app.store
         .audit(&audit(
             actor,
@@ -173,8 +186,14 @@ pub async fn import(app: &App, snapshot: &Snapshot, actor: &str) -> StoreResult<
         ..Default::default()
     };
     for g in &snapshot.groups {
-        s.enqueued +=
-            enqueue_group_work(app, g, touched.contains(g.id.as_str()), &mut s.held_back).await?;
+        s.enqueued += enqueue_group_work(
+            app,
+            g,
+            touched.contains(g.id.as_str()),
+            &mut s.held_back,
+            &mut s.jobs,
+        )
+        .await?;
     }
     app.store
         .audit(&audit(
@@ -197,6 +216,9 @@ pub async fn import(app: &App, snapshot: &Snapshot, actor: &str) -> StoreResult<
 #[derive(Debug, Default, Serialize)]
 pub struct SyncSummary {
     pub enqueued: u64,
+    /// Every job the resync enqueued or found already waiting, to wait for them.
+    #[serde(skip)]
+    pub jobs: Vec<i64>,
     pub skipped: HeldCounts,
     pub unknown_schools: Vec<String>,
     pub unknown_groups: Vec<String>,
@@ -245,7 +267,7 @@ pub async fn sync(
                 continue;
             }
             if mis_gate(app, &g.group.academic_year, &link, &mut s.skipped) {
-                let (_, fresh) = enqueue(
+                let (job, fresh) = enqueue(
                     app,
                     JobKind::Reconcile,
                     &g.group.id,
@@ -254,6 +276,7 @@ pub async fn sync(
                     Some(actor),
                 )
                 .await?;
+                s.jobs.push(job);
                 s.enqueued += fresh as u64;
             }
         }
@@ -415,6 +438,9 @@ pub struct ArchiveSummary {
     pub dry_run: bool,
     pub per_school: BTreeMap<String, u64>,
     pub enqueued: u64,
+    /// Every job the archive enqueued or found already waiting, to wait for them.
+    #[serde(skip)]
+    pub jobs: Vec<i64>,
     pub skipped_unlinked: u64,
 }
 
@@ -476,12 +502,10 @@ pub async fn archive_year(
             }
         }
     }
-    s.enqueued = jobs
-        .enqueue(app)
-        .await?
-        .into_iter()
-        .filter(|(_, _, new)| *new)
-        .count() as u64;
+    for (_, job, new) in jobs.enqueue(app).await? {
+        s.jobs.push(job);
+        s.enqueued += new as u64;
+    }
     if !dry_run {
         app.store
             .audit(&audit(

@@ -300,8 +300,6 @@ pub trait Store: Send + Sync {
     async fn job_counts(&self) -> StoreResult<Vec<(String, String, u64)>>;
     /// (lane, kind, count) of jobs queued or running, for `/metrics`.
     async fn queue_depth(&self) -> StoreResult<Vec<(Lane, JobKind, u64)>>;
-    /// Jobs that failed at or after `since_ms`.
-    async fn failed_since(&self, since_ms: i64) -> StoreResult<Vec<Job>>;
 
     /// Registers a worker process (and forgets workers not seen for an hour).
     async fn register_worker(&self, info: &WorkerInfo) -> StoreResult<()>;
@@ -340,6 +338,8 @@ pub trait Store: Send + Sync {
     ) -> StoreResult<Vec<FinishedJob>>;
     /// (state, count) over the jobs `ids`, to follow a batch (a nightly run's jobs) to its end.
     async fn job_states(&self, ids: &[i64]) -> StoreResult<Vec<(JobState, u64)>>;
+    /// The failed jobs among `ids`, with their errors.
+    async fn failed_among(&self, ids: &[i64]) -> StoreResult<Vec<Job>>;
 }
 
 /// Opens the store named by `database_url` and brings its schema up to date.

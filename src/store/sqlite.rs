@@ -582,16 +582,6 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn failed_since(&self, since: i64) -> StoreResult<Vec<Job>> {
-        let rows = sqlx::query(
-            "SELECT * FROM jobs WHERE state = 'failed' AND finished_at >= ?1 ORDER BY id",
-        )
-        .bind(since)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(Self::job_from).collect()
-    }
-
     async fn register_worker(&self, w: &WorkerInfo) -> StoreResult<()> {
         sqlx::query("DELETE FROM workers WHERE seen_at < ?1")
             .bind(w.seen_at - 3_600_000)
@@ -825,5 +815,15 @@ impl Store for SqliteStore {
                 ))
             })
             .collect()
+    }
+
+    async fn failed_among(&self, ids: &[i64]) -> StoreResult<Vec<Job>> {
+        let rows = sqlx::query(
+            "SELECT * FROM jobs WHERE state = 'failed' AND id IN (SELECT value FROM json_each(?1)) ORDER BY id",
+        )
+        .bind(json(&ids))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(Self::job_from).collect()
     }
 }

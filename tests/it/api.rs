@@ -731,6 +731,16 @@ async fn the_scheduler_runs_the_nightly_job_once_a_day_at_its_time() {
         .await
         .expect("a run at 01:30");
     assert_eq!(run.today, "2026-09-01");
+    // The run is visible from its start; its jobs are all queued once the day's claim settles.
+    eventually(10, || async {
+        (!store
+            .schedule_unsettled("nightly", "2026-09-01")
+            .await
+            .expect("claims"))
+        .then_some(())
+    })
+    .await
+    .expect("the night's work enqueued");
     let r = app.work(&process).await;
     assert!(r.failed.is_empty(), "{:?}", r.failed);
     for g in &snap.groups {

@@ -241,3 +241,55 @@ async fn throttling_does_not_use_up_a_jobs_attempts() {
     assert_eq!(report.retried, 4);
     assert!(app.team(&snap.groups[0].id).is_archived);
 }
+
+/// The CLI's wait after a Restore press (no `serve` running): this process works the queue, most
+/// urgent first, and returns as soon as the restore is done, leaving the storm to the night's worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_press_waits_for_its_own_job_not_the_storm() {
+    let mut app = TestApp::start_with(MockOptions {
+        quotas: Some(graph_quotas(5, 5)),
+        ..class_sync::demo::quick_mock_options()
+    })
+    .await;
+    let limits = &mut app.config.microsoft.as_mut().unwrap().limits;
+    (limits.teams_write, limits.teams_read) = (5.0, 5.0);
+    let snap = school_of(40);
+    let a = year_end(&app, &snap).await;
+    planner::nightly(&a, "test").await.unwrap();
+    // The first team is archived by hand (as a nightly worker would have), the other 39 wait.
+    let first = &snap.groups[0];
+    let mut link = a
+        .store
+        .link(&first.id, Target::Teams)
+        .await
+        .unwrap()
+        .unwrap();
+    link.state = LinkState::Archived;
+    a.store.save_link(&link).await.unwrap();
+
+    let accepted = planner::restore(&a, &first.id, Target::Teams, ADMIN)
+        .await
+        .unwrap();
+    let report = class_sync::cli::wait_for(&a, "restore", &[accepted.job])
+        .await
+        .unwrap();
+
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert_eq!(report.done, 1);
+    assert_eq!(
+        a.store
+            .link(&first.id, Target::Teams)
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
+        LinkState::Restored
+    );
+    // Jobs already running when the restore ended were let finish (about `concurrency`, 16);
+    // at 5 archives a second the rest of the 39 were still waiting.
+    let (pending, _) = a.store.pending_work().await.unwrap();
+    assert!(
+        pending >= 10,
+        "the storm was left to the night's worker: {pending} jobs still queued"
+    );
+}
