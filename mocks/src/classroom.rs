@@ -157,6 +157,30 @@ struct Course {
 }
 
 impl Course {
+    /// A new PROVISIONED course (the `idx`th) owned by `owner`, with no text fields yet.
+    fn provisioned(idx: usize, owner: UserIdx, aliases: Vec<String>) -> Course {
+        let now = wire::timestamp(false);
+        Course {
+            id: (700_000_000_001u64 + idx as u64).to_string(),
+            name: String::new(),
+            section: None,
+            description_heading: None,
+            description: None,
+            room: None,
+            subject: None,
+            levels: None,
+            owner,
+            state: CourseState::Provisioned,
+            creation_time: now.clone(),
+            update_time: now,
+            enrollment_code: wire::enrollment_code(),
+            calendar_id: None,
+            aliases,
+            teachers: vec![owner],
+            students: Vec::new(),
+        }
+    }
+
     fn set_state(&mut self, state: CourseState) {
         self.state = state;
         if state == CourseState::Active && self.calendar_id.is_none() {
@@ -547,10 +571,8 @@ fn create_course(w: &mut World, req: &Incoming, auth: &Auth) -> Answer {
         return Err(already_exists());
     }
     let idx = c.courses.len();
-    let now = wire::timestamp(false);
     let text = |name: &str| body.get(name).and_then(Value::as_str).map(str::to_string);
     let mut course = Course {
-        id: (700_000_000_001u64 + idx as u64).to_string(),
         name: text("name").unwrap_or_default(),
         section: text("section"),
         description_heading: text("descriptionHeading"),
@@ -558,15 +580,7 @@ fn create_course(w: &mut World, req: &Incoming, auth: &Auth) -> Answer {
         room: text("room"),
         subject: text("subject"),
         levels: text("levels"),
-        owner,
-        state: CourseState::Provisioned,
-        creation_time: now.clone(),
-        update_time: now,
-        enrollment_code: wire::enrollment_code(),
-        calendar_id: None,
-        aliases: alias.iter().cloned().collect(),
-        teachers: vec![owner],
-        students: Vec::new(),
+        ..Course::provisioned(idx, owner, alias.iter().cloned().collect())
     };
     course.set_state(state);
     c.by_id.insert(course.id.clone(), idx);
@@ -582,25 +596,9 @@ fn create_course(w: &mut World, req: &Incoming, auth: &Auth) -> Answer {
 pub(crate) fn seed_course(w: &mut World, alias: &str, name: &str, owner: UserIdx) -> String {
     let c = &mut w.classroom;
     let idx = c.courses.len();
-    let now = wire::timestamp(false);
     let mut course = Course {
-        id: (700_000_000_001u64 + idx as u64).to_string(),
         name: name.to_string(),
-        section: None,
-        description_heading: None,
-        description: None,
-        room: None,
-        subject: None,
-        levels: None,
-        owner,
-        state: CourseState::Provisioned,
-        creation_time: now.clone(),
-        update_time: now,
-        enrollment_code: wire::enrollment_code(),
-        calendar_id: None,
-        aliases: vec![alias.to_string()],
-        teachers: vec![owner],
-        students: Vec::new(),
+        ..Course::provisioned(idx, owner, vec![alias.to_string()])
     };
     course.set_state(CourseState::Active);
     let id = course.id.clone();
