@@ -600,13 +600,9 @@ pub async fn restore(
             return Err(RestoreRefusal::Forbidden(reason));
         }
     };
-    if !restorable(&link) {
-        let reason = format!("the {target} link is {}, not archived", link.state);
-        app.store.audit(&refuse("conflict", reason.clone())).await?;
-        return Err(RestoreRefusal::Conflict(reason));
-    }
     // MIS-unlinked from this moment (in the same transaction as the job): no import, resync or
-    // nightly archive touches it again. A press racing another one's finished restore is a conflict.
+    // nightly archive touches it again. A link that is not `restorable` (checked in that same
+    // transaction, so a press racing another one's finished restore) is a conflict.
     let job = NewJob {
         kind: JobKind::Restore,
         group_id: group_id.to_string(),
@@ -616,8 +612,11 @@ pub async fn restore(
         max_attempts: app.config.worker.max_attempts,
     };
     let Some((job, new)) = app.store.grant_restore(&job, App::now_ms()).await? else {
-        let now = app.store.link(group_id, target).await?;
-        let state = now.map(|l| l.state.to_string()).unwrap_or_default();
+        let state = app
+            .store
+            .link(group_id, target)
+            .await?
+            .map_or(link.state, |l| l.state);
         let reason = format!("the {target} link is {state}, not archived");
         app.store.audit(&refuse("conflict", reason.clone())).await?;
         return Err(RestoreRefusal::Conflict(reason));

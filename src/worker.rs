@@ -53,7 +53,7 @@ impl WorkerKind {
 }
 
 /// How often a worker beats: often enough that a lease never lapses under a live worker.
-pub fn beat_interval(app: &App) -> Duration {
+fn beat_interval(app: &App) -> Duration {
     Duration::from_secs_f64((app.config.worker.lease_seconds as f64 / 6.0).clamp(0.2, 5.0))
 }
 

@@ -404,6 +404,7 @@ impl Store for SqliteStore {
 
     async fn grant_restore(&self, job: &NewJob, now: i64) -> StoreResult<Option<(i64, bool)>> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        // The condition is `planner::restorable`, checked atomically with the unlinking.
         let unlinked = sqlx::query(
             "UPDATE links SET mis_linked = 0, updated_at = ?3
              WHERE group_id = ?1 AND target = ?2
