@@ -13,11 +13,12 @@
 use anyhow::{Context, bail};
 use clap::Parser;
 use class_sync::app::App;
+use class_sync::core::domain::{Group, School, Snapshot, Target};
+use class_sync::core::job::JobState;
+use class_sync::core::link::LinkState;
 use class_sync::demo::{ARCHIVE_ON, YEAR};
-use class_sync::domain::{Group, School, Snapshot, Target};
-use class_sync::link::LinkState;
-use class_sync::store::{JobState, Link};
-use class_sync::{planner, worker};
+use class_sync::store::Link;
+use class_sync::{work::planner, work::worker};
 use class_sync_mocks::{MockOptions, MockServices, Quotas, RandomFaults};
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};

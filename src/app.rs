@@ -1,15 +1,15 @@
 //! Everything one process needs, built once from the configuration: store, providers, throttle, today.
 
-use crate::calendar::YearCalendar;
 use crate::config::Config;
-use crate::domain::Target;
-use crate::providers::Provider;
-use crate::providers::classroom::ClassroomProvider;
-use crate::providers::graph::GraphProvider;
-use crate::remote::Remote;
-use crate::retry::RetryPolicy;
+use crate::core::calendar::YearCalendar;
+use crate::core::domain::Target;
+use crate::remote::call::Remote;
+use crate::remote::providers::Provider;
+use crate::remote::providers::classroom::ClassroomProvider;
+use crate::remote::providers::graph::GraphProvider;
+use crate::remote::retry::RetryPolicy;
+use crate::remote::throttle::Throttle;
 use crate::store::Store;
-use crate::throttle::Throttle;
 use anyhow::Context;
 use chrono::NaiveDate;
 use std::sync::Arc;

@@ -3,8 +3,8 @@
 //! Every problem names the file, the line where toml can tell it, and the key. Secrets are held in
 //! `SecretString` from the moment they are read so that no `Debug` or log line can show them.
 
-use crate::calendar::{AcademicYear, YearCalendar};
-use crate::domain::{Target, normalise_email};
+use crate::core::calendar::{AcademicYear, YearCalendar};
+use crate::core::domain::{Target, normalise_email};
 use chrono::{NaiveDate, NaiveTime};
 use secrecy::SecretString;
 use serde::Deserialize;

@@ -5,9 +5,9 @@
 
 use crate::app::App;
 use crate::config::Config;
-use crate::domain::{Group, School, Snapshot, Target};
-use crate::planner;
-use crate::worker::{self, WorkReport};
+use crate::core::domain::{Group, School, Snapshot, Target};
+use crate::work::planner;
+use crate::work::worker::{self, WorkReport};
 use anyhow::Context;
 use chrono::NaiveDate;
 use class_sync_mocks::{MockOptions, MockServices};
@@ -96,7 +96,7 @@ pub async fn seed_existing(app: &App, mocks: &MockServices, snap: &Snapshot) -> 
             let remote = match target {
                 Target::Teams => mocks.seed_team(&g.id, &g.name, owner),
                 Target::Classroom => mocks.seed_course(
-                    &crate::providers::classroom::course_alias(&g.id),
+                    &crate::remote::providers::classroom::course_alias(&g.id),
                     &g.name,
                     owner,
                 ),
@@ -106,7 +106,7 @@ pub async fn seed_existing(app: &App, mocks: &MockServices, snap: &Snapshot) -> 
                 .link(&g.id, *target)
                 .await?
                 .context("import made the link")?;
-            link.state = crate::link::LinkState::Active;
+            link.state = crate::core::link::LinkState::Active;
             link.remote_id = Some(remote);
             app.store.save_link(&link).await?;
         }
@@ -247,7 +247,9 @@ fn show_remote(mocks: &MockServices, s: &Snapshot) {
                 t.members.len()
             );
         }
-        if let Some(c) = mocks.course_by_alias(&crate::providers::classroom::course_alias(&g.id)) {
+        if let Some(c) =
+            mocks.course_by_alias(&crate::remote::providers::classroom::course_alias(&g.id))
+        {
             println!(
                 "    {:<28} {:<10} {:<9} {:>7} {:>8}",
                 g.id,
@@ -355,7 +357,7 @@ pub async fn run() -> anyhow::Result<u8> {
         "teacher swap applied, new owner first",
     );
     let maths = mocks
-        .course_by_alias(&crate::providers::classroom::course_alias(
+        .course_by_alias(&crate::remote::providers::classroom::course_alias(
             &snap.groups[2].id,
         ))
         .map(|c| c.students)

@@ -5,7 +5,8 @@
 //! `SecretString`; nothing here reads them), or decide anything.
 
 use crate::app::App;
-use crate::store::{FinishedJob, JobKind, JobState, Lane};
+use crate::core::job::{JobKind, JobState, Lane};
+use crate::store::FinishedJob;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -181,7 +182,7 @@ impl Metrics {
 }
 
 /// Remote calls, 429s, and the configured and current (adaptive) rate per throttle bucket.
-fn register_throttle(registry: &mut Registry, report: &[crate::throttle::BucketReport]) {
+fn register_throttle(registry: &mut Registry, report: &[crate::remote::throttle::BucketReport]) {
     let calls = Family::<Labels, Counter>::default();
     let throttled = Family::<Labels, Counter>::default();
     let rate = Family::<Labels, FloatGauge>::default();

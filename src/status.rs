@@ -1,229 +1,220 @@
-//! What operators see: `status` overall (links by year and state, queue, last runs) or for one group.
+//! The read side for operators: the `status` documents, overall (links by year and state, the
+//! queue, live workers, the last nightly runs, recent audit) or for one group.
+//!
+//! These types are what `GET /v1/status` and `GET /v1/groups/{id}` return, what `status --json`
+//! prints and what the OpenAPI document describes: one definition, so the three cannot drift.
+//! Printing them for people and choosing exit statuses belongs to `cli`.
 
-use crate::app::App;
-use crate::cli::exit;
-use crate::store::Link;
-use serde_json::{Value, json};
+use crate::core::domain::Target;
+use crate::core::link::LinkState;
+use crate::store::{AuditEntry, Link, Run, Store, StoreResult, WorkerInfo};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use utoipa::ToSchema;
 
-/// The `status --json GROUP` document (CONTRACT §5), also served as `GET /v1/groups/{id}`.
-pub async fn group_document(app: &App, group_id: &str) -> anyhow::Result<Option<Value>> {
-    let Some(g) = app.store.group(group_id).await? else {
+/// One link as `status --json GROUP` shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LinkDocument {
+    pub target: Target,
+    pub state: LinkState,
+    /// The team's group id or the course id, once created.
+    pub remote_id: Option<String>,
+    /// False once restored: MIS data never touches the link again.
+    pub mis_linked: bool,
+    /// RFC 3339.
+    pub last_sync: Option<String>,
+    pub last_error: Option<String>,
+    /// Members whose accounts do not exist yet; retried on later runs.
+    pub missing_accounts: Vec<String>,
+    /// MIS changes arrived after the cutoff: recorded, not applied.
+    pub held_changes: bool,
+}
+
+/// The `status --json GROUP` document.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct GroupDocument {
+    pub group: String,
+    pub school: String,
+    pub academic_year: String,
+    pub name: String,
+    /// No longer in the UMP's data (its remote team or course is left as it is).
+    pub withdrawn: bool,
+    pub links: Vec<LinkDocument>,
+}
+
+/// One recorded nightly run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RunDocument {
+    /// The London day the run was for.
+    pub today: String,
+    /// RFC 3339.
+    pub started_at: Option<String>,
+    /// RFC 3339; null while its jobs are still running.
+    pub finished_at: Option<String>,
+    /// Null while running; false when some of its jobs failed.
+    pub ok: Option<bool>,
+    pub summary: String,
+}
+
+/// One audit line: restores granted and refused, forced resyncs, archives, imports, pushes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AuditDocument {
+    /// RFC 3339.
+    pub at: Option<String>,
+    pub actor: String,
+    pub action: String,
+    pub group: Option<String>,
+    pub target: Option<String>,
+    pub outcome: String,
+    pub detail: String,
+}
+
+/// A worker process seen within its liveness window.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct WorkerDocument {
+    pub id: String,
+    /// `serve`, `work` or a waiting command.
+    pub kind: String,
+    pub pid: i64,
+    /// RFC 3339.
+    pub started_at: Option<String>,
+    /// RFC 3339: its last heartbeat.
+    pub seen_at: Option<String>,
+}
+
+/// The overall `status --json` document.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct StatusDocument {
+    /// The date the calendar rules use.
+    pub today: String,
+    /// Links by academic year, then by state (`pending`, `active`, …), counted.
+    pub links: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Jobs by kind (`reconcile`, `archive`, `restore`), then by state, counted.
+    pub queue: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Workers alive now: who is doing the queue.
+    pub workers: Vec<WorkerDocument>,
+    pub last_nightly: Option<RunDocument>,
+    pub last_successful_nightly: Option<RunDocument>,
+    /// Newest first.
+    pub recent_audit: Vec<AuditDocument>,
+}
+
+/// What the overall document is asked for.
+#[derive(Clone, Copy, Debug)]
+pub struct StatusQuery {
+    /// The date the calendar rules use, reported as `today`.
+    pub today: NaiveDate,
+    /// Workers seen at or after this time (ms) count as alive.
+    pub workers_seen_since_ms: i64,
+    /// How many of the latest audit entries to include.
+    pub audit_entries: u32,
+}
+
+/// One group's document, or None when there is no such group.
+pub async fn group(store: &dyn Store, group_id: &str) -> StoreResult<Option<GroupDocument>> {
+    let Some(g) = store.group(group_id).await? else {
         return Ok(None);
     };
-    let links: Vec<Value> = app
-        .store
-        .links_of(group_id)
-        .await?
-        .iter()
-        .map(link_json)
-        .collect();
-    Ok(Some(json!({
-        "group": g.group.id,
-        "school": g.group.school,
-        "academic_year": g.group.academic_year,
-        "name": g.group.name,
-        "withdrawn": g.withdrawn,
-        "links": links,
-    })))
+    let links = store.links_of(group_id).await?.iter().map(link).collect();
+    Ok(Some(GroupDocument {
+        group: g.group.id,
+        school: g.group.school,
+        academic_year: g.group.academic_year,
+        name: g.group.name,
+        withdrawn: g.withdrawn,
+        links,
+    }))
 }
 
-fn ms_to_rfc3339(ms: i64) -> Option<String> {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-}
-
-fn link_json(l: &Link) -> Value {
-    json!({
-        "target": l.target,
-        "state": l.state,
-        "remote_id": l.remote_id,
-        "mis_linked": l.mis_linked,
-        "last_sync": l.last_sync.and_then(ms_to_rfc3339),
-        "last_error": l.last_error,
-        "missing_accounts": l.missing_accounts,
-        "held_changes": l.held_changes,
-    })
-}
-
-/// The overall `status --json` document, with the 20 latest audit entries.
-pub async fn overall_document(app: &App) -> anyhow::Result<Value> {
-    overall_document_with_audit(app, 20).await
-}
-
-/// The overall status document with the `audit_entries` latest audit entries (restores granted
-/// and refused, forced resyncs, archives, imports), newest first.
-pub async fn overall_document_with_audit(app: &App, audit_entries: u32) -> anyhow::Result<Value> {
-    let groups = app.store.groups().await?;
+/// The overall document.
+pub async fn overall(store: &dyn Store, query: StatusQuery) -> StoreResult<StatusDocument> {
+    let groups = store.groups().await?;
     let year_of: BTreeMap<&str, &str> = groups
         .iter()
         .map(|g| (g.group.id.as_str(), g.group.academic_year.as_str()))
         .collect();
     let mut links: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
-    for l in app.store.all_links().await? {
-        let year = year_of
-            .get(l.group_id.as_str())
-            .copied()
-            .unwrap_or("?")
-            .to_string();
+    for l in store.all_links().await? {
+        let year = year_of.get(l.group_id.as_str()).copied().unwrap_or("?");
         *links
-            .entry(year)
+            .entry(year.to_string())
             .or_default()
             .entry(l.state.as_str().to_string())
             .or_default() += 1;
     }
     let mut queue: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
-    for (kind, state, n) in app.store.job_counts().await? {
+    for (kind, state, n) in store.job_counts().await? {
         queue.entry(kind).or_default().insert(state, n);
     }
-    let last = app.store.last_run("nightly", false).await?;
-    let last_ok = app.store.last_run("nightly", true).await?;
-    let run = |r: Option<crate::store::Run>| {
-        r.map(|r| {
-            json!({"today": r.today, "started_at": ms_to_rfc3339(r.started_at), "finished_at": r.finished_at.and_then(ms_to_rfc3339), "ok": r.ok, "summary": r.summary})
-        })
-    };
-    let audit: Vec<Value> = app
-        .store
-        .audit_log(audit_entries)
-        .await?
-        .into_iter()
-        .map(|a| json!({"at": ms_to_rfc3339(a.at), "actor": a.actor, "action": a.action, "group": a.group_id, "target": a.target, "outcome": a.outcome, "detail": a.detail}))
-        .collect();
-    // Workers alive now (seen within their liveness window): who is doing the queue.
-    let workers: Vec<Value> = app
-        .store
-        .live_workers(App::now_ms() - crate::worker::live_window(app).as_millis() as i64)
-        .await?
-        .into_iter()
-        .map(|w| json!({"id": w.id, "kind": w.kind, "pid": w.pid, "started_at": ms_to_rfc3339(w.started_at), "seen_at": ms_to_rfc3339(w.seen_at)}))
-        .collect();
-    Ok(json!({
-        "today": app.today().to_string(),
-        "links": links,
-        "queue": queue,
-        "workers": workers,
-        "last_nightly": run(last),
-        "last_successful_nightly": run(last_ok),
-        "recent_audit": audit,
-    }))
+    Ok(StatusDocument {
+        today: query.today.to_string(),
+        links,
+        queue,
+        workers: store
+            .live_workers(query.workers_seen_since_ms)
+            .await?
+            .into_iter()
+            .map(worker)
+            .collect(),
+        last_nightly: store.last_run("nightly", false).await?.map(run),
+        last_successful_nightly: store.last_run("nightly", true).await?.map(run),
+        recent_audit: store
+            .audit_log(query.audit_entries)
+            .await?
+            .into_iter()
+            .map(audit)
+            .collect(),
+    })
 }
 
-pub async fn print(app: &App, group: Option<&str>, as_json: bool) -> anyhow::Result<u8> {
-    if let Some(id) = group {
-        let Some(doc) = group_document(app, id).await? else {
-            eprintln!("not found: no group `{id}`");
-            return Ok(exit::NOT_FOUND);
-        };
-        if as_json {
-            println!("{}", serde_json::to_string_pretty(&doc)?);
-            return Ok(exit::OK);
-        }
-        println!(
-            "{} — {} ({}, {}){}",
-            id,
-            doc["name"].as_str().unwrap_or(""),
-            doc["school"].as_str().unwrap_or(""),
-            doc["academic_year"].as_str().unwrap_or(""),
-            if doc["withdrawn"] == true {
-                " [withdrawn]"
-            } else {
-                ""
-            }
-        );
-        println!(
-            "{:<10} {:<9} {:<38} {:<10} {:<21} last error",
-            "target", "state", "remote id", "MIS link", "last sync"
-        );
-        for l in doc["links"].as_array().into_iter().flatten() {
-            println!(
-                "{:<10} {:<9} {:<38} {:<10} {:<21} {}",
-                l["target"].as_str().unwrap_or(""),
-                l["state"].as_str().unwrap_or(""),
-                l["remote_id"].as_str().unwrap_or("-"),
-                if l["mis_linked"] == true {
-                    "linked"
-                } else {
-                    "unlinked"
-                },
-                l["last_sync"].as_str().unwrap_or("-"),
-                l["last_error"].as_str().unwrap_or("")
-            );
-            if let Some(m) = l["missing_accounts"].as_array().filter(|m| !m.is_empty()) {
-                println!(
-                    "           waiting for accounts: {}",
-                    m.iter()
-                        .filter_map(|v| v.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
-            }
-        }
-        return Ok(exit::OK);
+/// A stored time (ms since the epoch) as RFC 3339, to the second.
+pub fn rfc3339(ms: i64) -> Option<String> {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+fn link(l: &Link) -> LinkDocument {
+    LinkDocument {
+        target: l.target,
+        state: l.state,
+        remote_id: l.remote_id.clone(),
+        mis_linked: l.mis_linked,
+        last_sync: l.last_sync.and_then(rfc3339),
+        last_error: l.last_error.clone(),
+        missing_accounts: l.missing_accounts.clone(),
+        held_changes: l.held_changes,
     }
-    let doc = overall_document(app).await?;
-    if as_json {
-        println!("{}", serde_json::to_string_pretty(&doc)?);
-        return Ok(exit::OK);
+}
+
+fn run(r: Run) -> RunDocument {
+    RunDocument {
+        today: r.today,
+        started_at: rfc3339(r.started_at),
+        finished_at: r.finished_at.and_then(rfc3339),
+        ok: r.ok,
+        summary: r.summary,
     }
-    println!("links by year and state:");
-    for (year, states) in doc["links"].as_object().into_iter().flatten() {
-        let parts: Vec<String> = states
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(s, n)| format!("{s} {n}"))
-            .collect();
-        println!("  {year}: {}", parts.join(", "));
+}
+
+fn audit(a: AuditEntry) -> AuditDocument {
+    AuditDocument {
+        at: rfc3339(a.at),
+        actor: a.actor,
+        action: a.action,
+        group: a.group_id,
+        target: a.target,
+        outcome: a.outcome,
+        detail: a.detail,
     }
-    let workers = doc["workers"].as_array().cloned().unwrap_or_default();
-    if workers.is_empty() {
-        println!("workers: none running (commands work the queue themselves)");
-    } else {
-        println!("workers:");
-        for w in &workers {
-            println!(
-                "  {} pid {} since {}",
-                w["kind"].as_str().unwrap_or(""),
-                w["pid"],
-                w["started_at"].as_str().unwrap_or("")
-            );
-        }
+}
+
+fn worker(w: WorkerInfo) -> WorkerDocument {
+    WorkerDocument {
+        id: w.id,
+        kind: w.kind,
+        pid: w.pid,
+        started_at: rfc3339(w.started_at),
+        seen_at: rfc3339(w.seen_at),
     }
-    println!("queue by kind:");
-    for (kind, states) in doc["queue"].as_object().into_iter().flatten() {
-        let parts: Vec<String> = states
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(s, n)| format!("{s} {n}"))
-            .collect();
-        println!("  {kind}: {}", parts.join(", "));
-    }
-    let show = |label: &str, r: &Value| match r.is_null() {
-        true => println!("{label}: never"),
-        false => println!(
-            "{label}: {} (started {}, {})",
-            r["today"].as_str().unwrap_or(""),
-            r["started_at"].as_str().unwrap_or(""),
-            r["summary"].as_str().unwrap_or("")
-        ),
-    };
-    show("last nightly", &doc["last_nightly"]);
-    show("last successful nightly", &doc["last_successful_nightly"]);
-    println!("recent audit (newest first):");
-    for a in doc["recent_audit"].as_array().into_iter().flatten() {
-        let field = |k: &str| a[k].as_str().unwrap_or("-").to_string();
-        println!(
-            "  {} {} {} {} {} {}: {}",
-            field("at"),
-            field("actor"),
-            field("action"),
-            field("group"),
-            field("target"),
-            field("outcome"),
-            field("detail")
-        );
-    }
-    Ok(exit::OK)
 }

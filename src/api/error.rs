@@ -4,7 +4,7 @@
 //! Must not: put internals or secrets in a message; an internal error is logged here, once, and
 //! answered with a generic message.
 
-use crate::snapshot::Problem;
+use crate::core::snapshot::Problem;
 use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{StatusCode, header, request::Parts};

@@ -5,12 +5,13 @@
 
 use super::error::{ApiPath, ApiQuery, ErrorBody, JsonBody, JsonText};
 use super::{ApiError, ApiState, Caller};
-use crate::domain::{Target, normalise_email};
-use crate::link::LinkState;
-use crate::planner::{self, RestoreRefusal};
-use crate::restore_policy::{RestoreSubject, decide};
-use crate::snapshot::{ValidationContext, parse_group};
+use crate::core::domain::{Target, normalise_email};
+use crate::core::link::LinkState;
+use crate::core::restore_policy::{RestoreSubject, decide};
+use crate::core::snapshot::{ValidationContext, parse_group};
+use crate::status::GroupDocument;
 use crate::store::Link;
+use crate::work::planner::{self, RestoreRefusal};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -273,33 +274,6 @@ pub async fn list(
     Ok(Json(GroupList { viewer, groups }))
 }
 
-/// One link as `status --json GROUP` shows it.
-#[derive(Serialize, ToSchema)]
-pub struct LinkDocument {
-    pub target: Target,
-    pub state: String,
-    pub remote_id: Option<String>,
-    pub mis_linked: bool,
-    /// RFC 3339.
-    pub last_sync: Option<String>,
-    pub last_error: Option<String>,
-    /// Members whose accounts do not exist yet; retried on later runs.
-    pub missing_accounts: Vec<String>,
-    /// MIS changes arrived after the cutoff: recorded, not applied.
-    pub held_changes: bool,
-}
-
-/// The `status --json GROUP` document.
-#[derive(Serialize, ToSchema)]
-pub struct GroupDocument {
-    pub group: String,
-    pub school: String,
-    pub academic_year: String,
-    pub name: String,
-    pub withdrawn: bool,
-    pub links: Vec<LinkDocument>,
-}
-
 /// One group's links: state, remote id, MIS link, last sync, last error.
 #[utoipa::path(
     get,
@@ -317,8 +291,8 @@ pub async fn get_one(
     State(s): State<ApiState>,
     _caller: Caller,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    crate::status::group_document(&s.app, &id)
+) -> Result<Json<GroupDocument>, ApiError> {
+    crate::status::group(&*s.app.store, &id)
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("no group `{id}`")))
@@ -390,7 +364,7 @@ pub async fn put(
     let group =
         parse_group(&text, &id, &known_schools, &ctx).map_err(|p| ApiError::problems(&p))?;
     let done = planner::put_group(app, &group, &caller.actor(None)).await?;
-    let cutoff = crate::calendar::HeldBack::Cutoff.as_str();
+    let cutoff = crate::core::calendar::HeldBack::Cutoff.as_str();
     let message = match (done.outcome, done.held_back.get(cutoff)) {
         ("unchanged", _) if done.enqueued == 0 => "unchanged; nothing to do".to_string(),
         (_, Some(_)) => format!(

@@ -3,8 +3,9 @@
 
 use super::error::{ApiPath, ApiQuery, ErrorBody, JsonBody};
 use super::{ApiError, ApiState, Caller, Operator};
-use crate::domain::Target;
-use crate::planner::{self, ArchiveRefusal};
+use crate::core::domain::Target;
+use crate::status::StatusDocument;
+use crate::work::planner::{self, ArchiveRefusal};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -209,28 +210,6 @@ pub struct StatusQuery {
     pub audit: Option<u32>,
 }
 
-/// The `status --json` document.
-#[derive(Serialize, ToSchema)]
-pub struct StatusDocument {
-    /// The date the calendar rules use.
-    pub today: String,
-    /// Links by academic year and state.
-    #[schema(value_type = Object)]
-    pub links: serde_json::Value,
-    /// Jobs by kind and state.
-    #[schema(value_type = Object)]
-    pub queue: serde_json::Value,
-    /// `{today, started_at, finished_at, ok, summary}` or null.
-    #[schema(value_type = Object)]
-    pub last_nightly: serde_json::Value,
-    #[schema(value_type = Object)]
-    pub last_successful_nightly: serde_json::Value,
-    /// Newest first: `{at, actor, action, group, target, outcome, detail}` (restores granted and
-    /// refused, forced resyncs, archives, imports, pushes).
-    #[schema(value_type = Vec<Object>)]
-    pub recent_audit: serde_json::Value,
-}
-
 /// Links by year and state, the queue, the last nightly runs and the audit log.
 #[utoipa::path(
     get,
@@ -247,11 +226,10 @@ pub async fn status(
     State(s): State<ApiState>,
     _caller: Caller,
     ApiQuery(q): ApiQuery<StatusQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<StatusDocument>, ApiError> {
     let audit = q.audit.unwrap_or(20).clamp(1, 1000);
-    Ok(Json(
-        crate::status::overall_document_with_audit(&s.app, audit).await?,
-    ))
+    let query = crate::work::worker::status_query(&s.app, audit);
+    Ok(Json(crate::status::overall(&*s.app.store, query).await?))
 }
 
 #[derive(Serialize, ToSchema)]

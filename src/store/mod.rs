@@ -8,11 +8,11 @@ mod sqlite;
 
 pub use sqlite::SqliteStore;
 
-use crate::domain::{Group, School, Snapshot, Target};
-use crate::link::LinkState;
-use crate::roster::Roster;
+use crate::core::domain::{Group, School, Snapshot, Target};
+use crate::core::job::{JobKind, JobState, Lane};
+use crate::core::link::LinkState;
+use crate::core::roster::Roster;
 use serde::Serialize;
-use std::fmt;
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -24,6 +24,12 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is damaged: {0}")]
     Corrupt(String),
+}
+
+impl From<crate::core::job::UnknownName> for StoreError {
+    fn from(e: crate::core::job::UnknownName) -> Self {
+        StoreError::Corrupt(e.0)
+    }
 }
 
 /// One group × one target, as stored.
@@ -57,98 +63,6 @@ pub struct ImportApplied {
     pub changed: Vec<String>,
     pub unchanged: Vec<String>,
     pub withdrawn: Vec<String>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum JobKind {
-    Reconcile,
-    Archive,
-    Restore,
-}
-
-impl JobKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobKind::Reconcile => "reconcile",
-            JobKind::Archive => "archive",
-            JobKind::Restore => "restore",
-        }
-    }
-
-    pub fn parse(s: &str) -> StoreResult<JobKind> {
-        Ok(match s {
-            "reconcile" => JobKind::Reconcile,
-            "archive" => JobKind::Archive,
-            "restore" => JobKind::Restore,
-            other => return Err(StoreError::Corrupt(format!("job kind `{other}`"))),
-        })
-    }
-}
-
-/// Priority lanes: when the quota has room, the highest waiting lane goes first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub enum Lane {
-    Nightly = 0,
-    Mis = 1,
-    Operator = 2,
-    Restore = 3,
-}
-
-impl Lane {
-    pub fn from_i64(v: i64) -> Lane {
-        match v {
-            3 => Lane::Restore,
-            2 => Lane::Operator,
-            1 => Lane::Mis,
-            _ => Lane::Nightly,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Lane::Nightly => "nightly",
-            Lane::Mis => "mis",
-            Lane::Operator => "operator",
-            Lane::Restore => "restore",
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum JobState {
-    Queued,
-    Running,
-    Done,
-    Failed,
-}
-
-impl JobState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobState::Queued => "queued",
-            JobState::Running => "running",
-            JobState::Done => "done",
-            JobState::Failed => "failed",
-        }
-    }
-
-    pub fn parse(s: &str) -> StoreResult<JobState> {
-        Ok(match s {
-            "queued" => JobState::Queued,
-            "running" => JobState::Running,
-            "done" => JobState::Done,
-            "failed" => JobState::Failed,
-            other => return Err(StoreError::Corrupt(format!("job state `{other}`"))),
-        })
-    }
-}
-
-impl fmt::Display for JobState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// A job to enqueue.

@@ -4,7 +4,7 @@
 //! transaction, which serialises claimers on the database's write lock.
 
 use super::*;
-use crate::domain::Group;
+use crate::core::domain::Group;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };

@@ -2,9 +2,9 @@
 //! bodies refused with clear messages, groups pushed around the cutoff, the scheduler, SIGTERM.
 
 use crate::support::{OPERATOR_TOKEN, Served, TestApp, UMP_TOKEN, eventually};
+use class_sync::core::domain::{Group, School, Snapshot, Target};
 use class_sync::demo::{accounts, quick_mock_options, sample_snapshot};
-use class_sync::domain::{Group, School, Snapshot, Target};
-use class_sync::scheduler::{self, ManualClock};
+use class_sync::work::scheduler::{self, ManualClock};
 use class_sync_mocks::{Fault, FaultKind, MockOptions, Service};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -1006,7 +1006,8 @@ async fn sigterm_mid_storm_loses_nothing_and_no_secret_is_logged() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn work_for_a_link_whose_job_is_running_is_still_accepted() {
-    use class_sync::store::{JobKind, Lane, NewJob};
+    use class_sync::core::job::{JobKind, Lane};
+    use class_sync::store::NewJob;
     let app = TestApp::start().await;
     let snap = sample_snapshot();
     app.import_on("2025-08-01", &snap).await; // before creation: stored, nothing queued

@@ -3,7 +3,7 @@
 use crate::support::TestApp;
 use class_sync::demo::{accounts, sample_snapshot};
 
-fn snapshot_json(snap: &class_sync::domain::Snapshot) -> String {
+fn snapshot_json(snap: &class_sync::core::domain::Snapshot) -> String {
     serde_json::to_string_pretty(
         &serde_json::json!({ "schools": snap.schools, "groups": snap.groups }),
     )
@@ -11,7 +11,11 @@ fn snapshot_json(snap: &class_sync::domain::Snapshot) -> String {
 }
 
 /// The mocks with every sample account, and the sample snapshot written as the UMP would send it.
-async fn sample_on_disk() -> (TestApp, class_sync::domain::Snapshot, std::path::PathBuf) {
+async fn sample_on_disk() -> (
+    TestApp,
+    class_sync::core::domain::Snapshot,
+    std::path::PathBuf,
+) {
     let app = TestApp::start().await;
     let snap = sample_snapshot();
     app.mocks
@@ -275,7 +279,7 @@ async fn a_waiting_command_lets_a_live_worker_do_the_work() {
         .expect("start a worker");
     let store = app.on("2025-09-01").await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while class_sync::worker::live_worker(&store, None)
+    while class_sync::work::worker::live_worker(&store, None)
         .await
         .unwrap()
         .is_none()
@@ -298,7 +302,12 @@ async fn a_waiting_command_lets_a_live_worker_do_the_work() {
     for g in &snap.groups {
         for target in &g.targets {
             let link = store.store.link(&g.id, *target).await.unwrap().unwrap();
-            assert_eq!(link.state, class_sync::link::LinkState::Active, "{}", g.id);
+            assert_eq!(
+                link.state,
+                class_sync::core::link::LinkState::Active,
+                "{}",
+                g.id
+            );
         }
         assert!(app.team(&g.id).is_team);
     }
@@ -323,7 +332,7 @@ async fn a_waiting_command_lets_a_live_worker_do_the_work() {
     std::io::Read::read_to_string(&mut worker.stdout.take().unwrap(), &mut done).unwrap();
     assert!(done.contains("0 failed"), "{done}");
     assert!(
-        class_sync::worker::live_worker(&store, None)
+        class_sync::work::worker::live_worker(&store, None)
             .await
             .unwrap()
             .is_none()

@@ -2,9 +2,9 @@
 //! duplicate team or course and no lost restore.
 
 use crate::support::TestApp;
-use class_sync::domain::{Group, School, Snapshot, Target};
-use class_sync::link::LinkState;
-use class_sync::planner;
+use class_sync::core::domain::{Group, School, Snapshot, Target};
+use class_sync::core::link::LinkState;
+use class_sync::work::planner;
 use class_sync_mocks::{MockOptions, Quotas};
 use rand::Rng;
 use std::time::Duration;

@@ -1,11 +1,11 @@
 //! wiremock tests that pin one exact request or fault of the shared call path.
 
-use class_sync::auth::{ServiceAccountKey, TokenCache};
 use class_sync::config::MicrosoftLimits;
-use class_sync::error::ErrorKind;
-use class_sync::remote::{Api, Call, Remote};
-use class_sync::retry::RetryPolicy;
-use class_sync::throttle::{BucketId, BucketKey, Throttle};
+use class_sync::remote::auth::{ServiceAccountKey, TokenCache};
+use class_sync::remote::call::{Api, Call, Remote};
+use class_sync::remote::error::ErrorKind;
+use class_sync::remote::retry::RetryPolicy;
+use class_sync::remote::throttle::{BucketId, BucketKey, Throttle};
 use secrecy::SecretString;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

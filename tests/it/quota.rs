@@ -3,11 +3,11 @@
 
 use crate::support::TestApp;
 use class_sync::app::App;
+use class_sync::core::domain::{Group, School, Snapshot, Target};
+use class_sync::core::job::JobState;
+use class_sync::core::link::LinkState;
 use class_sync::demo::ARCHIVE_ON;
-use class_sync::domain::{Group, School, Snapshot, Target};
-use class_sync::link::LinkState;
-use class_sync::store::JobState;
-use class_sync::{planner, worker};
+use class_sync::{work::planner, work::worker};
 use class_sync_mocks::{Fault, FaultKind, MockOptions, Quotas, Service};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

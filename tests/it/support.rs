@@ -3,11 +3,11 @@
 
 use class_sync::app::App;
 use class_sync::config::Config;
-use class_sync::domain::{Snapshot, Target};
-use class_sync::planner::{
+use class_sync::core::domain::{Snapshot, Target};
+use class_sync::work::planner::{
     self, ImportSummary, NightlySummary, RestoreAccepted, RestoreRefusal, SyncSummary,
 };
-use class_sync::worker::{self, WorkReport};
+use class_sync::work::worker::{self, WorkReport};
 use class_sync_mocks::{CourseView, MockOptions, MockServices, TeamView};
 use std::sync::Arc;
 
@@ -179,11 +179,11 @@ impl TestApp {
             .await
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let clock = Arc::new(class_sync::scheduler::ManualClock::new(
+        let clock = Arc::new(class_sync::work::scheduler::ManualClock::new(
             "2000-01-01T00:00:00Z".parse().expect("time"),
         ));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(class_sync::service::run(
+        let task = tokio::spawn(class_sync::serve::run(
             app,
             tokens,
             listener,

@@ -1,10 +1,10 @@
 //! A whole school year for two schools, against the mocks: the behaviour CONTRACT §2–3 promises.
 
 use crate::support::{TestApp, sorted};
+use class_sync::core::domain::{Snapshot, Target};
+use class_sync::core::link::LinkState;
 use class_sync::demo::{accounts, sample_snapshot};
-use class_sync::domain::{Snapshot, Target};
-use class_sync::link::LinkState;
-use class_sync::planner::RestoreRefusal;
+use class_sync::work::planner::RestoreRefusal;
 
 fn roster_of(snap: &Snapshot, i: usize) -> (Vec<String>, Vec<String>) {
     (
@@ -212,13 +212,14 @@ async fn a_whole_year_for_two_schools() {
         matches!(again, Err(RestoreRefusal::Conflict(_))),
         "{again:?}"
     );
-    let doc = class_sync::status::group_document(&*app.on("2026-09-02").await, &maths)
+    let doc = class_sync::status::group(&*app.on("2026-09-02").await.store, &maths)
         .await
         .unwrap()
         .unwrap();
-    for l in doc["links"].as_array().unwrap() {
-        assert_eq!(l["state"], "restored");
-        assert_eq!(l["mis_linked"], false);
+    assert_eq!(doc.links.len(), 2);
+    for l in &doc.links {
+        assert_eq!(l.state, LinkState::Restored);
+        assert!(!l.mis_linked);
     }
 
     // Afterwards MIS data, resyncs and the nightly job leave the restored links alone.
@@ -257,10 +258,11 @@ async fn pressing_restore_twice_makes_one_job() {
     app.nightly_on("2026-09-01").await;
     let on = app.on("2026-09-02").await;
     let g = &snap.groups[0].id;
-    let first = class_sync::planner::restore(&on, g, Target::Teams, "admin.primary@hwbcymru.net")
-        .await
-        .unwrap();
-    let second = class_sync::planner::restore(&on, g, Target::Teams, "jonesa12@hwbcymru.net")
+    let first =
+        class_sync::work::planner::restore(&on, g, Target::Teams, "admin.primary@hwbcymru.net")
+            .await
+            .unwrap();
+    let second = class_sync::work::planner::restore(&on, g, Target::Teams, "jonesa12@hwbcymru.net")
         .await
         .unwrap();
     assert_eq!(first.job, second.job);
@@ -268,10 +270,11 @@ async fn pressing_restore_twice_makes_one_job() {
     app.work(&on).await;
     assert!(!app.team(g).is_archived);
     // Once done, another press is a conflict, not a second job.
-    let again = class_sync::planner::restore(&on, g, Target::Teams, "jonesa12@hwbcymru.net").await;
+    let again =
+        class_sync::work::planner::restore(&on, g, Target::Teams, "jonesa12@hwbcymru.net").await;
     assert!(matches!(
         again,
-        Err(class_sync::planner::RestoreRefusal::Conflict(_))
+        Err(class_sync::work::planner::RestoreRefusal::Conflict(_))
     ));
 }
 
@@ -287,8 +290,13 @@ async fn presses_at_the_same_moment_make_one_job() {
     let (one, two) = (app.on("2026-09-02").await, app.on("2026-09-02").await);
     let g = &snap.groups[0].id;
     let (a, b) = tokio::join!(
-        class_sync::planner::restore(&one, g, Target::Classroom, "admin.primary@hwbcymru.net"),
-        class_sync::planner::restore(&two, g, Target::Classroom, "jonesa12@hwbcymru.net"),
+        class_sync::work::planner::restore(
+            &one,
+            g,
+            Target::Classroom,
+            "admin.primary@hwbcymru.net"
+        ),
+        class_sync::work::planner::restore(&two, g, Target::Classroom, "jonesa12@hwbcymru.net"),
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.job, b.job);

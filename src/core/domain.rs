@@ -80,8 +80,11 @@ pub struct Group {
 
 impl Group {
     /// The roster MIS wants, teachers and learners, as one value the diff can compare.
-    pub fn roster(&self) -> crate::roster::Roster {
-        crate::roster::Roster::new(self.teachers.iter().cloned(), self.learners.iter().cloned())
+    pub fn roster(&self) -> crate::core::roster::Roster {
+        crate::core::roster::Roster::new(
+            self.teachers.iter().cloned(),
+            self.learners.iter().cloned(),
+        )
     }
 }
 

@@ -5,7 +5,7 @@
 //! concurrent callers (the cache's async mutex is the single flight), and dropped on a 401 so the next
 //! call fetches a fresh one. Secrets and tokens stay in `SecretString`; none is ever logged.
 
-use crate::error::{ErrorKind, ProviderError};
+use crate::remote::error::{ErrorKind, ProviderError};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::path::Path;

@@ -7,13 +7,13 @@
 //! reading `isArchived` first.
 
 use super::{Applied, Created, Provider, RemoteMember, RemoteRoster};
-use crate::auth::TokenCache;
 use crate::config::MicrosoftConfig;
-use crate::domain::{Group, Target};
-use crate::error::{ErrorKind, ProviderError};
-use crate::remote::{Api, Call, Remote, Reply};
-use crate::roster::{Role, RosterStep};
-use crate::throttle::{BucketId, BucketKey};
+use crate::core::domain::{Group, Target};
+use crate::core::roster::{Role, RosterStep};
+use crate::remote::auth::TokenCache;
+use crate::remote::call::{Api, Call, Remote, Reply};
+use crate::remote::error::{ErrorKind, ProviderError};
+use crate::remote::throttle::{BucketId, BucketKey};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -276,7 +276,10 @@ impl GraphProvider {
                 // Graph docs: a group under 15 minutes old can 404 here; retry three times, 10 s apart.
                 Err(e) if e.is(ErrorKind::NotFound) && not_found < TEAMIFY_404_RETRIES => {
                     not_found += 1;
-                    crate::worker::without_slot(tokio::time::sleep(self.teamify_retry)).await;
+                    crate::remote::job_context::without_slot(tokio::time::sleep(
+                        self.teamify_retry,
+                    ))
+                    .await;
                 }
                 Err(e) if e.is(ErrorKind::NotFound) => {
                     return Err(ProviderError {
@@ -299,7 +302,7 @@ impl GraphProvider {
         let started = Instant::now();
         loop {
             // Waiting does no work: the job's slot goes to another job meanwhile.
-            crate::worker::without_slot(tokio::time::sleep(self.poll)).await;
+            crate::remote::job_context::without_slot(tokio::time::sleep(self.poll)).await;
             let reply = self
                 .send(Call::new(
                     Api::Graph,
@@ -349,7 +352,7 @@ impl GraphProvider {
                 Ok(r) => return Ok(r.body),
                 Err(e) if e.is(ErrorKind::NotFound) && tries < 3 => {
                     tries += 1;
-                    crate::worker::without_slot(tokio::time::sleep(
+                    crate::remote::job_context::without_slot(tokio::time::sleep(
                         self.poll.max(Duration::from_millis(100)),
                     ))
                     .await;
@@ -519,9 +522,11 @@ impl Provider for GraphProvider {
             .iter()
             .filter_map(|m| {
                 let user_id = m["userId"].as_str()?;
-                let email = self
-                    .email_of(user_id)
-                    .or_else(|| m["email"].as_str().map(crate::domain::normalise_email))?;
+                let email = self.email_of(user_id).or_else(|| {
+                    m["email"]
+                        .as_str()
+                        .map(crate::core::domain::normalise_email)
+                })?;
                 let owner = m["roles"]
                     .as_array()
                     .is_some_and(|r| r.iter().any(|x| x == "owner"));

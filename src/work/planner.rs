@@ -5,11 +5,12 @@
 //! rules are applied here (so summaries can say what was held back) and again when each job runs.
 
 use crate::app::App;
-use crate::calendar::{HeldBack, mis_work_allowed};
-use crate::domain::{Group, Snapshot, Target};
-use crate::link::LinkState;
-use crate::restore_policy::{RestoreSubject, decide};
-use crate::store::{AuditEntry, ImportApplied, JobKind, Lane, Link, NewJob, StoreResult};
+use crate::core::calendar::{HeldBack, mis_work_allowed};
+use crate::core::domain::{Group, Snapshot, Target};
+use crate::core::job::{JobKind, Lane};
+use crate::core::link::LinkState;
+use crate::core::restore_policy::{RestoreSubject, decide};
+use crate::store::{AuditEntry, ImportApplied, Link, NewJob, StoreResult};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -556,7 +557,7 @@ pub async fn restore(
     target: Target,
     actor: &str,
 ) -> Result<RestoreAccepted, RestoreRefusal> {
-    let actor_n = crate::domain::normalise_email(actor);
+    let actor_n = crate::core::domain::normalise_email(actor);
     let refuse = |outcome: &str, detail: String| {
         audit(
             &actor_n,

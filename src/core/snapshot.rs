@@ -12,8 +12,8 @@
 //! wrong does a small scanner ([`LineIndex`]) walk the text once to map each pointer to the line its
 //! value starts on. A valid file therefore pays nothing for line numbers.
 
-use crate::calendar::AcademicYear;
-use crate::domain::{Group, School, Snapshot, Target, normalise_email};
+use crate::core::calendar::AcademicYear;
+use crate::core::domain::{Group, School, Snapshot, Target, normalise_email};
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -1012,7 +1012,7 @@ mod tests {
 
     #[test]
     fn the_fixture_file_parses() {
-        let snapshot = check_ok(include_str!("../tests/it/fixtures/snapshot-valid.json"));
+        let snapshot = check_ok(include_str!("../../tests/it/fixtures/snapshot-valid.json"));
         assert_eq!(snapshot.schools.len(), 2);
         assert_eq!(snapshot.groups.len(), 3);
     }
@@ -1020,7 +1020,7 @@ mod tests {
     #[test]
     fn the_invalid_fixture_file_reports_each_problem() {
         check(
-            include_str!("../tests/it/fixtures/snapshot-invalid.json"),
+            include_str!("../../tests/it/fixtures/snapshot-invalid.json"),
             &[
                 ("/groups/0/school", 8, "school `6612999` is not listed"),
                 ("/groups/0/targets/1", 12, "unknown target `zoom`"),

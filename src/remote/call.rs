@@ -5,10 +5,10 @@
 //! never re-sent after an answer that might hide a success (5xx, reset, timeout); its caller looks
 //! the thing up again instead. A 429 is always safe to repeat: the service did nothing.
 
-use crate::auth::TokenCache;
-use crate::error::{ErrorKind, ProviderError};
-use crate::retry::RetryPolicy;
-use crate::throttle::{BucketKey, Throttle, parse_retry_after};
+use crate::remote::auth::TokenCache;
+use crate::remote::error::{ErrorKind, ProviderError};
+use crate::remote::retry::RetryPolicy;
+use crate::remote::throttle::{BucketKey, Throttle, parse_retry_after};
 use secrecy::ExposeSecret;
 use serde_json::Value;
 use std::sync::Arc;
@@ -153,7 +153,10 @@ impl Remote {
                     if !call.retry_safe || last {
                         return Err(err);
                     }
-                    crate::worker::without_slot(tokio::time::sleep(schedule.next_delay())).await;
+                    crate::remote::job_context::without_slot(tokio::time::sleep(
+                        schedule.next_delay(),
+                    ))
+                    .await;
                     continue;
                 }
             };
@@ -196,7 +199,7 @@ impl Remote {
                     // A fault, not throttling: this request waits (its `Retry-After`, if the
                     // service sent one, e.g. Graph's 503), the bucket stays open for everyone else.
                     let wait = retry_after.unwrap_or_else(|| schedule.next_delay());
-                    crate::worker::without_slot(tokio::time::sleep(wait)).await;
+                    crate::remote::job_context::without_slot(tokio::time::sleep(wait)).await;
                 }
                 _ => return Err(err),
             }

@@ -8,7 +8,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Where a link stands, as `status` and the API show it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LinkState {
     /// Known to class-sync, not yet created remotely (waiting for its creation date, an owner, or a worker).

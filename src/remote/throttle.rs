@@ -3,7 +3,7 @@
 //!
 //! Every remote call names the buckets it spends (`BucketKey`s); `Throttle::acquire` waits until each
 //! is open and grants it a cell. Callers waiting on one bucket (or one key of a keyed bucket) queue
-//! in order of their job's lane (`in_lane`), oldest first within a lane; every `FAIR_EVERY`th cell
+//! in order of their job's lane (`job_context`), oldest first within a lane; every `FAIR_EVERY`th cell
 //! goes to the oldest waiter whatever its lane, so lower lanes still progress. A 429 closes the
 //! buckets of the request for every caller until its `Retry-After` has passed (governor itself
 //! cannot be paused, so the gate sits in front of it).
@@ -11,11 +11,11 @@
 //! Architecture Invariant: no request of a bucket is sent while that bucket's gate is closed.
 
 use crate::config::{GoogleLimits, MicrosoftLimits};
-use crate::store::Lane;
+use crate::core::job::Lane;
+use crate::remote::job_context::current_lane;
 use governor::clock::Clock;
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::future::Future;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -94,21 +94,6 @@ impl BucketKey {
     fn key_str(&self) -> &str {
         self.key.as_deref().unwrap_or("")
     }
-}
-
-tokio::task_local! {
-    /// The lane of the job whose calls run on this task.
-    static LANE: Lane;
-}
-
-/// Runs `work` with its remote calls queued in `lane`.
-pub async fn in_lane<F: Future>(lane: Lane, work: F) -> F::Output {
-    LANE.scope(lane, work).await
-}
-
-/// Calls made outside any job (none today) count as an operator's.
-fn current_lane() -> Lane {
-    LANE.try_with(|l| *l).unwrap_or(Lane::Operator)
 }
 
 /// Every this many cells of a queue, the oldest waiter goes first whatever its lane (no starvation).
@@ -559,6 +544,7 @@ pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Dura
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::remote::job_context::in_lane;
     use std::time::SystemTime;
 
     #[test]

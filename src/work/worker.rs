@@ -12,13 +12,13 @@
 //! quota.
 
 use crate::app::App;
-use crate::domain::Target;
-use crate::jobs::{self, JobOutcome};
+use crate::core::domain::Target;
+use crate::remote::job_context::{self, JobContext, JobSlot};
 use crate::store::{Job, JobEnd, JobFinish, WorkerInfo};
-use std::future::Future;
-use std::sync::{Arc, Mutex};
+use crate::work::jobs::{self, JobOutcome};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 /// What one run of the worker did.
@@ -62,6 +62,16 @@ pub fn live_window(app: &App) -> Duration {
     beat_interval(app) * 3
 }
 
+/// The overall status query for now: `today`, the workers alive within their liveness window,
+/// and the latest `audit_entries` audit lines.
+pub fn status_query(app: &App, audit_entries: u32) -> crate::status::StatusQuery {
+    crate::status::StatusQuery {
+        today: app.today(),
+        workers_seen_since_ms: App::now_ms() - live_window(app).as_millis() as i64,
+        audit_entries,
+    }
+}
+
 /// A live worker that will do queued jobs (a `serve` or `work` process), other than `except`.
 pub async fn live_worker(app: &App, except: Option<&str>) -> anyhow::Result<Option<WorkerInfo>> {
     let since = App::now_ms() - live_window(app).as_millis() as i64;
@@ -89,29 +99,6 @@ pub async fn run_service(
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<WorkReport> {
     run(app, kind, Some(stop), None).await
-}
-
-tokio::task_local! {
-    /// The concurrency slot of the job running on this task.
-    static SLOT: Arc<Slot>;
-}
-
-struct Slot {
-    slots: Arc<Semaphore>,
-    permit: Mutex<Option<OwnedSemaphorePermit>>,
-}
-
-/// Runs `wait` (a pause that does no work, such as the gap between two polls of an operation)
-/// with this job's concurrency slot handed back, so the worker runs other jobs meanwhile.
-pub async fn without_slot<F: Future>(wait: F) -> F::Output {
-    let Ok(slot) = SLOT.try_with(Arc::clone) else {
-        return wait.await;
-    };
-    drop(slot.permit.lock().unwrap_or_else(|e| e.into_inner()).take());
-    let out = wait.await;
-    let permit = slot.slots.clone().acquire_owned().await.ok();
-    *slot.permit.lock().unwrap_or_else(|e| e.into_inner()) = permit;
-    out
 }
 
 type Finished = (Job, Result<JobOutcome, jobs::JobError>);
@@ -263,18 +250,14 @@ async fn work(
                 let slots = pools.of(job.target).clone();
                 let permit = slots.clone().acquire_owned().await?;
                 let app = app.clone();
-                let slot = Arc::new(Slot {
-                    slots,
-                    permit: Mutex::new(Some(permit)),
-                });
-                let lane = job.lane;
-                running.spawn(SLOT.scope(
-                    slot,
-                    crate::throttle::in_lane(lane, async move {
-                        let result = jobs::run(&app, &job).await;
-                        (job, result)
-                    }),
-                ));
+                let context = JobContext {
+                    lane: job.lane,
+                    slot: Some(JobSlot::new(slots, permit)),
+                };
+                running.spawn(job_context::scope(context, async move {
+                    let result = jobs::run(&app, &job).await;
+                    (job, result)
+                }));
             }
         }
         if claimed > 0 {

@@ -28,10 +28,10 @@ pub struct RestoreSubject<'a> {
 /// Allowed: an administrator of the group's school, or a teacher of the group. Everyone else is refused
 /// with a reason that can be shown to them.
 pub fn decide(actor: &str, subject: &RestoreSubject<'_>) -> Result<RestoreGrant, String> {
-    let actor = crate::domain::normalise_email(actor);
+    let actor = crate::core::domain::normalise_email(actor);
     let is = |list: &[String]| {
         list.iter()
-            .any(|e| crate::domain::normalise_email(e) == actor)
+            .any(|e| crate::core::domain::normalise_email(e) == actor)
     };
     if actor.is_empty() {
         return Err("the restore request names no person".into());

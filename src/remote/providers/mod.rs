@@ -6,9 +6,9 @@
 pub mod classroom;
 pub mod graph;
 
-use crate::domain::{Group, Target};
-use crate::error::ProviderError;
-use crate::roster::{Role, RosterStep};
+use crate::core::domain::{Group, Target};
+use crate::core::roster::{Role, RosterStep};
+use crate::remote::error::ProviderError;
 
 /// A member as the remote holds them.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -5,11 +5,12 @@
 //! (MIS-unlinked) link is touched only by its restore job.
 
 use crate::app::App;
-use crate::calendar::{HeldBack, mis_work_allowed};
-use crate::error::{ErrorKind, ProviderError};
-use crate::link::LinkState;
-use crate::roster::{Role, Roster, diff};
-use crate::store::{Job, JobKind, Link, StoreError};
+use crate::core::calendar::{HeldBack, mis_work_allowed};
+use crate::core::job::JobKind;
+use crate::core::link::LinkState;
+use crate::core::roster::{Role, Roster, diff};
+use crate::remote::error::{ErrorKind, ProviderError};
+use crate::store::{Job, Link, StoreError};
 
 /// Why a job did not complete.
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +75,7 @@ pub async fn failed_link(app: &App, job: &Job, error: &str) -> Result<Option<Lin
 fn provider<'a>(
     app: &'a App,
     link: &Link,
-) -> Result<&'a std::sync::Arc<dyn crate::providers::Provider>, JobError> {
+) -> Result<&'a std::sync::Arc<dyn crate::remote::providers::Provider>, JobError> {
     app.provider(link.target).ok_or_else(|| {
         JobError::Permanent(format!(
             "no [{}] provider is configured",
@@ -83,10 +84,10 @@ fn provider<'a>(
     })
 }
 
-fn config_table(t: crate::domain::Target) -> &'static str {
+fn config_table(t: crate::core::domain::Target) -> &'static str {
     match t {
-        crate::domain::Target::Teams => "microsoft",
-        crate::domain::Target::Classroom => "google",
+        crate::core::domain::Target::Teams => "microsoft",
+        crate::core::domain::Target::Classroom => "google",
     }
 }
 

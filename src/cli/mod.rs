@@ -2,10 +2,10 @@
 
 use crate::app::{App, Today, today_in_london};
 use crate::config::Config;
-use crate::domain::Target;
-use crate::planner::{self, ArchiveRefusal, RestoreRefusal};
-use crate::snapshot::{ValidationContext, parse_snapshot};
-use crate::worker::{self, WorkReport};
+use crate::core::domain::Target;
+use crate::core::snapshot::{ValidationContext, parse_snapshot};
+use crate::work::planner::{self, ArchiveRefusal, RestoreRefusal};
+use crate::work::worker::{self, WorkReport};
 use anyhow::Context;
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
@@ -13,6 +13,8 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+
+mod status;
 
 /// Exit statuses (CONTRACT §5).
 pub mod exit {
@@ -174,7 +176,7 @@ async fn run_inner(cli: Cli) -> anyhow::Result<u8> {
             // A long-lived worker: runs until SIGTERM or Ctrl-C, then hands unfinished jobs back.
             let (stop, stopped) = tokio::sync::watch::channel(false);
             tokio::spawn(async move {
-                crate::service::shutdown_signal().await;
+                crate::serve::shutdown_signal().await;
                 let _ = stop.send(true);
             });
             let report = worker::run_service(app, worker::WorkerKind::Work, stopped).await?;
@@ -312,7 +314,7 @@ async fn run_inner(cli: Cli) -> anyhow::Result<u8> {
                     }
                     wait_for(&app, "restore", &[accepted.job]).await?;
                     match app.store.job(accepted.job).await? {
-                        Some(j) if j.state == crate::store::JobState::Done => {
+                        Some(j) if j.state == crate::core::job::JobState::Done => {
                             println!(
                                 "{group} ({target}) restored; it is now MIS-unlinked for good"
                             );
@@ -347,7 +349,17 @@ async fn run_inner(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Status { group, json } => {
             let app = App::new(config, today).await?;
-            crate::status::print(&app, group.as_deref(), json).await
+            match group {
+                Some(id) => {
+                    let doc = crate::status::group(&*app.store, &id).await?;
+                    status::print_group(&id, doc.as_ref(), json)
+                }
+                None => {
+                    let doc =
+                        crate::status::overall(&*app.store, worker::status_query(&app, 20)).await?;
+                    status::print_overall(&doc, json)
+                }
+            }
         }
         Command::Serve => serve(config, fixed_today).await,
         Command::Demo => unreachable!("handled above"),
@@ -372,12 +384,12 @@ async fn serve(config: Config, fixed_today: Option<NaiveDate>) -> anyhow::Result
         .with_context(|| format!("[api] listen: cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "listening");
-    let report = crate::service::run(
+    let report = crate::serve::run(
         app,
         tokens,
         listener,
-        Arc::new(crate::scheduler::SystemClock),
-        crate::service::shutdown_signal(),
+        Arc::new(crate::work::scheduler::SystemClock),
+        crate::serve::shutdown_signal(),
     )
     .await?;
     eprintln!(
@@ -492,7 +504,7 @@ pub async fn wait_for(
     label: &'static str,
     jobs: &[i64],
 ) -> anyhow::Result<WorkReport> {
-    use crate::store::JobState;
+    use crate::core::job::JobState;
     async fn pending(app: &App, jobs: &[i64]) -> anyhow::Result<u64> {
         Ok(app
             .store

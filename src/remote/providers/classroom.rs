@@ -7,13 +7,13 @@
 //! Work is spread across every admin in `admin_emails` (each has its own per-user quota).
 
 use super::{Applied, Created, Provider, RemoteMember, RemoteRoster};
-use crate::auth::{ServiceAccountKey, TokenCache};
 use crate::config::GoogleConfig;
-use crate::domain::{Group, Target, normalise_email};
-use crate::error::{ErrorKind, ProviderError};
-use crate::remote::{Api, Call, Remote, Reply};
-use crate::roster::{Role, RosterStep};
-use crate::throttle::{BucketId, BucketKey};
+use crate::core::domain::{Group, Target, normalise_email};
+use crate::core::roster::{Role, RosterStep};
+use crate::remote::auth::{ServiceAccountKey, TokenCache};
+use crate::remote::call::{Api, Call, Remote, Reply};
+use crate::remote::error::{ErrorKind, ProviderError};
+use crate::remote::throttle::{BucketId, BucketKey};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::sync::Arc;

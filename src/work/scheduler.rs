@@ -8,8 +8,8 @@
 //! Must not read the system clock directly: the [`Clock`] is injected, so tests can drive it.
 
 use crate::app::App;
-use crate::planner;
-use crate::store::JobState;
+use crate::core::job::JobState;
+use crate::work::planner;
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Europe::London;
 use std::sync::Arc;

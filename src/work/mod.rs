@@ -1,0 +1,7 @@
+//! The work: what each action implies (`planner`), what one job does (`jobs`), who runs the jobs
+//! (`worker`) and when the nightly run starts (`scheduler`).
+
+pub mod jobs;
+pub mod planner;
+pub mod scheduler;
+pub mod worker;
