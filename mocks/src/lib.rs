@@ -39,6 +39,7 @@
 //!   (which may be `per_team:{id}` or `per_user:{email}`). Token endpoints have one bucket each.
 
 mod classroom;
+mod conn;
 mod google_oauth;
 mod graph;
 mod microsoft_login;

@@ -12,8 +12,8 @@ use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 
 use crate::classroom::ClassroomState;
+use crate::conn::ConnHandle;
 use crate::graph::GraphState;
-use crate::server::ConnHandle;
 use crate::wire::{self, Refusal};
 use crate::{CallRecord, Fault, FaultKind, MockOptions, Quotas, Service};
 
