@@ -11,9 +11,12 @@ use axum::http::Method;
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
-use crate::state::{Auth, Backend, Classified, Incoming, Shared, UserIdx, Users, World};
+use crate::backend::{Auth, Backend, Classified, Incoming};
+use crate::state::Shared;
+use crate::state::calls::Service;
+use crate::state::users::{UserIdx, Users};
+use crate::state::world::World;
 use crate::wire::{self, Refusal};
-use crate::{CourseView, Service};
 
 const COURSES: &str = "https://www.googleapis.com/auth/classroom.courses";
 const COURSES_RO: &str = "https://www.googleapis.com/auth/classroom.courses.readonly";
@@ -956,6 +959,24 @@ fn paged(shared: &Shared, req: &Incoming, key: &str, items: Vec<Value>, default:
 
 // ---------------------------------------------------------------------------------------------
 // Views for tests
+
+/// A Classroom course as the mock holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CourseView {
+    /// Numeric course id.
+    pub id: String,
+    pub aliases: Vec<String>,
+    pub name: String,
+    pub section: Option<String>,
+    /// Owner's email.
+    pub owner: String,
+    /// `ACTIVE`, `ARCHIVED`, `PROVISIONED`, `DECLINED` or `SUSPENDED`.
+    pub state: String,
+    /// Emails, sorted (the owner included).
+    pub teachers: Vec<String>,
+    /// Emails, sorted.
+    pub students: Vec<String>,
+}
 
 /// Every course (or the one with `alias`), in creation order.
 pub(crate) fn course_views(shared: &Shared, alias: Option<&str>) -> Vec<CourseView> {

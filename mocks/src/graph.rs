@@ -12,9 +12,12 @@ use axum::http::Method;
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
-use crate::state::{Auth, Backend, Classified, Incoming, Shared, UserIdx, Users, World};
+use crate::backend::{Auth, Backend, Classified, Incoming};
+use crate::state::Shared;
+use crate::state::calls::Service;
+use crate::state::users::{UserIdx, Users};
+use crate::state::world::World;
 use crate::wire::{self, Refusal};
-use crate::{Service, TeamView};
 
 /// Graph caps a bulk member add at 200 (graph-teams-api.md §4).
 const MAX_BULK_ADD: usize = 200;
@@ -850,7 +853,9 @@ fn create_team(shared: &Shared, w: &mut World, req: &Incoming) -> Response {
         );
     }
     class.teamify_running = true;
-    let fails = shared.take_operation_fault(Service::Graph, req);
+    let fails = shared
+        .faults
+        .take_operation_fault(Service::Graph, req.method.as_str(), &req.path);
     let op = w.graph.start_op(idx, OpKind::Teamify, fails);
     let resp = wire::with_header(
         wire::empty(202),
@@ -971,7 +976,9 @@ fn archive(shared: &Shared, w: &mut World, req: &Incoming, id: &str, kind: OpKin
     if w.graph.classes[idx].owners.is_empty() {
         return bad_request("The team and group must have an owner.");
     }
-    let fails = shared.take_operation_fault(Service::Graph, req);
+    let fails = shared
+        .faults
+        .take_operation_fault(Service::Graph, req.method.as_str(), &req.path);
     let op = w.graph.start_op(idx, kind, fails);
     let resp = wire::with_header(
         wire::empty(202),
@@ -1234,6 +1241,25 @@ fn remove_member(w: &mut World, id: &str, membership: &str) -> Response {
 
 // ---------------------------------------------------------------------------------------------
 // Views for tests
+
+/// An education class (and its group and team) as the Graph mock holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TeamView {
+    pub class_id: String,
+    pub external_id: String,
+    pub display_name: String,
+    pub mail_nickname: String,
+    /// True once a teamify operation has succeeded.
+    pub is_team: bool,
+    pub is_archived: bool,
+    /// Owners of the class group (= the team's owners), emails, sorted.
+    pub owners: Vec<String>,
+    /// Non-owner members, emails, sorted.
+    pub members: Vec<String>,
+    /// The education class's `teachers` collection, emails, sorted. The mock keeps it equal to
+    /// `owners`, as the docs describe teachers as the group's owners.
+    pub class_teachers: Vec<String>,
+}
 
 /// Every class (or those with `external_id`), after applying due operations.
 pub(crate) fn team_views(shared: &Shared, external_id: Option<&str>) -> Vec<TeamView> {

@@ -7,8 +7,10 @@ use std::sync::Arc;
 use axum::Router;
 use tokio::net::TcpListener;
 
+use crate::backend::Backend;
 use crate::conn::{ConnHandle, KillableListener};
-use crate::state::{Backend, Shared, serve};
+use crate::pipeline::serve;
+use crate::state::Shared;
 
 /// Binds `127.0.0.1:0`.
 pub(crate) async fn bind() -> io::Result<TcpListener> {
