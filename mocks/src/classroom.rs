@@ -86,6 +86,22 @@ pub(crate) struct ClassroomState {
     by_alias: HashMap<String, usize>,
 }
 
+/// What a Classroom handler works on: the user directory and the Classroom data, borrowed from
+/// the world together.
+struct Data<'a> {
+    users: &'a Users,
+    classroom: &'a mut ClassroomState,
+}
+
+impl<'a> Data<'a> {
+    fn of(world: &'a mut World) -> Data<'a> {
+        Data {
+            users: &world.users,
+            classroom: world.services.get_mut(),
+        }
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum CourseState {
     Active,
@@ -264,7 +280,7 @@ impl Backend for Classroom {
     fn handle(shared: &Shared, req: &Incoming, auth: &Auth) -> Response {
         let segs: Vec<&str> = req.segments.iter().map(String::as_str).collect();
         let mut world = shared.world();
-        let w = &mut *world;
+        let w = &mut Data::of(&mut world);
         let result = match (&req.method, segs.as_slice()) {
             (&Method::POST, ["v1", "courses"]) => create_course(w, req, auth),
             (&Method::GET, ["v1", "courses"]) => list_courses(shared, w, req, auth),
@@ -417,7 +433,7 @@ fn opt_string(body: &Map<String, Value>, name: &str) -> Result<Option<String>, R
 // Lookups
 
 /// A course by numeric id or alias (`d:…`, `p:…`).
-fn find_course(w: &World, id: &str) -> Result<usize, Refusal> {
+fn find_course(w: &Data, id: &str) -> Result<usize, Refusal> {
     let found = if id.starts_with("d:") || id.starts_with("p:") {
         w.classroom.by_alias.get(id)
     } else {
@@ -531,7 +547,7 @@ fn check_lengths(body: &Map<String, Value>, only: Option<&[String]>) -> Result<(
     Ok(())
 }
 
-fn create_course(w: &mut World, req: &Incoming, auth: &Auth) -> Answer {
+fn create_course(w: &mut Data, req: &Incoming, auth: &Auth) -> Answer {
     require_scope(auth, &[COURSES])?;
     let body = json_body(req, &COURSE_FIELDS, "course")?;
     for field in WRITABLE_STRINGS {
@@ -566,7 +582,7 @@ fn create_course(w: &mut World, req: &Incoming, auth: &Auth) -> Answer {
             }
         },
     };
-    let owner = find_user(&w.users, auth, &owner_id).ok_or_else(not_found)?;
+    let owner = find_user(w.users, auth, &owner_id).ok_or_else(not_found)?;
     let c = &mut w.classroom;
     if let Some(alias) = &alias
         && c.by_alias.contains_key(alias)
@@ -590,14 +606,14 @@ fn create_course(w: &mut World, req: &Incoming, auth: &Auth) -> Answer {
     if let Some(alias) = alias {
         c.by_alias.insert(alias, idx);
     }
-    let body = course_json(&course, &w.users);
+    let body = course_json(&course, w.users);
     c.courses.push(course);
     Ok(wire::json(200, &body))
 }
 
 /// An ACTIVE course, for benchmark set-up (see `MockServices::seed_course`).
 pub(crate) fn seed_course(w: &mut World, alias: &str, name: &str, owner: UserIdx) -> String {
-    let c = &mut w.classroom;
+    let c: &mut ClassroomState = w.services.get_mut();
     let idx = c.courses.len();
     let mut course = Course {
         name: name.to_string(),
@@ -618,17 +634,17 @@ fn valid_alias(alias: &str) -> bool {
         && wire::char_len(alias) <= 256
 }
 
-fn get_course(w: &World, auth: &Auth, id: &str) -> Answer {
+fn get_course(w: &Data, auth: &Auth, id: &str) -> Answer {
     require_scope(auth, &[COURSES, COURSES_RO])?;
     let idx = find_course(w, id)?;
     Ok(wire::json(
         200,
-        &course_json(&w.classroom.courses[idx], &w.users),
+        &course_json(&w.classroom.courses[idx], w.users),
     ))
 }
 
 /// `courses.list`, newest first, with `courseStates`, `teacherId`/`studentId` filters.
-fn list_courses(shared: &Shared, w: &World, req: &Incoming, auth: &Auth) -> Answer {
+fn list_courses(shared: &Shared, w: &Data, req: &Incoming, auth: &Auth) -> Answer {
     require_scope(auth, &[COURSES, COURSES_RO])?;
     let pairs = req.query_pairs();
     let mut states = Vec::new();
@@ -646,10 +662,10 @@ fn list_courses(shared: &Shared, w: &World, req: &Incoming, auth: &Auth) -> Answ
         ));
     }
     let teacher = teacher
-        .map(|t| find_user(&w.users, auth, t).ok_or_else(not_found))
+        .map(|t| find_user(w.users, auth, t).ok_or_else(not_found))
         .transpose()?;
     let student = student
-        .map(|s| find_user(&w.users, auth, s).ok_or_else(not_found))
+        .map(|s| find_user(w.users, auth, s).ok_or_else(not_found))
         .transpose()?;
     let items: Vec<Value> = w
         .classroom
@@ -659,13 +675,13 @@ fn list_courses(shared: &Shared, w: &World, req: &Incoming, auth: &Auth) -> Answ
         .filter(|c| states.is_empty() || states.contains(&c.state))
         .filter(|c| teacher.is_none_or(|t| c.teachers.contains(&t)))
         .filter(|c| student.is_none_or(|s| c.students.contains(&s)))
-        .map(|c| course_json(c, &w.users))
+        .map(|c| course_json(c, w.users))
         .collect();
     let size = shared.opts.page_size;
     paged(shared, req, "courses", items, size)
 }
 
-fn list_aliases(shared: &Shared, w: &World, req: &Incoming, auth: &Auth, id: &str) -> Answer {
+fn list_aliases(shared: &Shared, w: &Data, req: &Incoming, auth: &Auth, id: &str) -> Answer {
     require_scope(auth, &[COURSES, COURSES_RO])?;
     let idx = find_course(w, id)?;
     let items = w.classroom.courses[idx]
@@ -695,7 +711,7 @@ fn camel(field: &str) -> String {
 
 /// `courses.patch`. A patch that sets the state the course already has succeeds without
 /// change (the docs are silent; this keeps archive/restore retries idempotent).
-fn patch_course(w: &mut World, req: &Incoming, auth: &Auth, id: &str) -> Answer {
+fn patch_course(w: &mut Data, req: &Incoming, auth: &Auth, id: &str) -> Answer {
     require_scope(auth, &[COURSES])?;
     let idx = find_course(w, id)?;
     let pairs = req.query_pairs();
@@ -751,7 +767,7 @@ fn patch_course(w: &mut World, req: &Incoming, auth: &Auth, id: &str) -> Answer 
     }
     let new_owner = if in_mask("ownerId") {
         let requested = opt_string(&body, "ownerId")?.unwrap_or_default();
-        let owner = find_user(&w.users, auth, &requested).ok_or_else(not_found)?;
+        let owner = find_user(w.users, auth, &requested).ok_or_else(not_found)?;
         let course = &w.classroom.courses[idx];
         if owner == course.owner {
             return Err(failed_precondition(
@@ -798,7 +814,7 @@ fn patch_course(w: &mut World, req: &Incoming, auth: &Auth, id: &str) -> Answer 
     if changed {
         course.update_time = wire::timestamp(false);
     }
-    Ok(wire::json(200, &course_json(course, &w.users)))
+    Ok(wire::json(200, &course_json(course, w.users)))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -825,7 +841,7 @@ fn roster(course: &mut Course, role: Role) -> &mut Vec<UserIdx> {
     }
 }
 
-fn add_to_roster(w: &mut World, req: &Incoming, auth: &Auth, id: &str, role: Role) -> Answer {
+fn add_to_roster(w: &mut Data, req: &Incoming, auth: &Auth, id: &str, role: Role) -> Answer {
     require_scope(auth, &[ROSTERS])?;
     let allowed: &[&str] = match role {
         Role::Teacher => &["userId", "courseId", "profile"],
@@ -842,7 +858,7 @@ fn add_to_roster(w: &mut World, req: &Incoming, auth: &Auth, id: &str, role: Rol
         ));
     };
     let idx = find_course(w, id)?;
-    let user = find_user(&w.users, auth, user_id).ok_or_else(not_found)?;
+    let user = find_user(w.users, auth, user_id).ok_or_else(not_found)?;
     let course = &mut w.classroom.courses[idx];
     if !course.state.modifiable() {
         return Err(not_modifiable());
@@ -851,12 +867,12 @@ fn add_to_roster(w: &mut World, req: &Incoming, auth: &Auth, id: &str, role: Rol
         return Err(already_exists());
     }
     roster(course, role).push(user);
-    Ok(wire::json(200, &roster_json(course, &w.users, user, auth)))
+    Ok(wire::json(200, &roster_json(course, w.users, user, auth)))
 }
 
 fn list_roster(
     shared: &Shared,
-    w: &World,
+    w: &Data,
     req: &Incoming,
     auth: &Auth,
     id: &str,
@@ -871,12 +887,12 @@ fn list_roster(
     };
     let items = list
         .iter()
-        .map(|&u| roster_json(course, &w.users, u, auth))
+        .map(|&u| roster_json(course, w.users, u, auth))
         .collect();
     paged(shared, req, role.list_key(), items, DEFAULT_ROSTER_PAGE)
 }
 
-fn get_from_roster(w: &World, auth: &Auth, id: &str, user_id: &str, role: Role) -> Answer {
+fn get_from_roster(w: &Data, auth: &Auth, id: &str, user_id: &str, role: Role) -> Answer {
     require_scope(auth, &[ROSTERS, ROSTERS_RO])?;
     let idx = find_course(w, id)?;
     let course = &w.classroom.courses[idx];
@@ -884,16 +900,16 @@ fn get_from_roster(w: &World, auth: &Auth, id: &str, user_id: &str, role: Role) 
         Role::Teacher => &course.teachers,
         Role::Student => &course.students,
     };
-    let user = find_user(&w.users, auth, user_id)
+    let user = find_user(w.users, auth, user_id)
         .filter(|u| list.contains(u))
         .ok_or_else(not_found)?;
-    Ok(wire::json(200, &roster_json(course, &w.users, user, auth)))
+    Ok(wire::json(200, &roster_json(course, w.users, user, auth)))
 }
 
-fn remove_from_roster(w: &mut World, auth: &Auth, id: &str, user_id: &str, role: Role) -> Answer {
+fn remove_from_roster(w: &mut Data, auth: &Auth, id: &str, user_id: &str, role: Role) -> Answer {
     require_scope(auth, &[ROSTERS])?;
     let idx = find_course(w, id)?;
-    let user = find_user(&w.users, auth, user_id);
+    let user = find_user(w.users, auth, user_id);
     let course = &mut w.classroom.courses[idx];
     if !course.state.modifiable() {
         return Err(not_modifiable());
@@ -980,9 +996,10 @@ pub struct CourseView {
 
 /// Every course (or the one with `alias`), in creation order.
 pub(crate) fn course_views(shared: &Shared, alias: Option<&str>) -> Vec<CourseView> {
-    let world = shared.world();
+    let mut world = shared.world();
+    let w = Data::of(&mut world);
     let emails = |list: &[UserIdx]| {
-        let mut out: Vec<String> = list.iter().map(|&u| world.users.email(u)).collect();
+        let mut out: Vec<String> = list.iter().map(|&u| w.users.email(u)).collect();
         out.sort();
         out
     };
@@ -991,20 +1008,20 @@ pub(crate) fn course_views(shared: &Shared, alias: Option<&str>) -> Vec<CourseVi
         aliases: c.aliases.clone(),
         name: c.name.clone(),
         section: c.section.clone(),
-        owner: world.users.email(c.owner),
+        owner: w.users.email(c.owner),
         state: c.state.name().to_string(),
         teachers: emails(&c.teachers),
         students: emails(&c.students),
     };
     match alias {
-        Some(alias) => world
+        Some(alias) => w
             .classroom
             .by_alias
             .get(alias)
-            .map(|&i| view(&world.classroom.courses[i]))
+            .map(|&i| view(&w.classroom.courses[i]))
             .into_iter()
             .collect(),
-        None => world.classroom.courses.iter().map(view).collect(),
+        None => w.classroom.courses.iter().map(view).collect(),
     }
 }
 

@@ -40,6 +40,22 @@ pub(crate) struct GraphState {
     pending: Vec<String>,
 }
 
+/// What a Graph handler works on: the user directory and the Graph data, borrowed from the
+/// world together.
+struct Data<'a> {
+    users: &'a Users,
+    graph: &'a mut GraphState,
+}
+
+impl<'a> Data<'a> {
+    fn of(world: &'a mut World) -> Data<'a> {
+        Data {
+            users: &world.users,
+            graph: world.services.get_mut(),
+        }
+    }
+}
+
 struct EduClass {
     id: String,
     display_name: String,
@@ -249,10 +265,8 @@ impl Backend for Graph {
         let lower: Vec<String> = segs.iter().map(|s| s.to_ascii_lowercase()).collect();
         let shape: Vec<&str> = lower.iter().map(String::as_str).collect();
         let mut world = shared.world();
-        world
-            .graph
-            .settle(Instant::now(), shared.opts.operation_delay);
-        let w = &mut *world;
+        let w = &mut Data::of(&mut world);
+        w.graph.settle(Instant::now(), shared.opts.operation_delay);
         let id = |i: usize| segs[i].as_str();
         match (&req.method, shape.as_slice()) {
             (&Method::GET, ["users", _]) => get_user(w, req, id(1)),
@@ -432,11 +446,11 @@ fn user_json(users: &Users, idx: UserIdx) -> Value {
     json!({"id": u.guid, "userPrincipalName": u.email, "mail": u.email, "displayName": u.display_name})
 }
 
-fn get_user(w: &World, req: &Incoming, id: &str) -> Response {
+fn get_user(w: &Data, req: &Incoming, id: &str) -> Response {
     let Some(idx) = w.users.by_entra_id(id) else {
         return resource_not_found(id);
     };
-    let mut user = user_json(&w.users, idx);
+    let mut user = user_json(w.users, idx);
     let pairs = req.query_pairs();
     if let (Some(select), Value::Object(map)) = (wire::first(&pairs, "$select"), &mut user) {
         let wanted: Vec<&str> = select.split(',').map(str::trim).collect();
@@ -474,7 +488,7 @@ fn external_id_filter(filter: &str) -> Option<String> {
     wire::unquote_odata(inner)
 }
 
-fn list_classes(shared: &Shared, w: &World, req: &Incoming) -> Response {
+fn list_classes(shared: &Shared, w: &Data, req: &Incoming) -> Response {
     let pairs = req.query_pairs();
     let g = &w.graph;
     let items: Vec<Value> = match wire::first(&pairs, "$filter") {
@@ -496,7 +510,7 @@ fn list_classes(shared: &Shared, w: &World, req: &Incoming) -> Response {
     paged(shared, req, "education/classes", items)
 }
 
-fn get_class(w: &World, id: &str) -> Response {
+fn get_class(w: &Data, id: &str) -> Response {
     let Some(&idx) = w.graph.by_id.get(id) else {
         return resource_not_found(id);
     };
@@ -533,7 +547,7 @@ fn valid_nickname(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
-fn create_class(shared: &Shared, w: &mut World, req: &Incoming) -> Response {
+fn create_class(shared: &Shared, w: &mut Data, req: &Incoming) -> Response {
     let body = match json_object(req) {
         Ok(body) => body,
         Err(resp) => return resp.into(),
@@ -653,7 +667,7 @@ pub(crate) fn seed_team(
     display_name: &str,
     owner: UserIdx,
 ) -> String {
-    let g = &mut w.graph;
+    let g: &mut GraphState = w.services.get_mut();
     let idx = g.classes.len();
     let mail_nickname = format!("seed{idx}");
     let class = EduClass {
@@ -684,14 +698,14 @@ pub(crate) fn seed_team(
     id
 }
 
-fn list_class_teachers(shared: &Shared, w: &World, req: &Incoming, id: &str) -> Response {
+fn list_class_teachers(shared: &Shared, w: &Data, req: &Incoming, id: &str) -> Response {
     let Some(&idx) = w.graph.by_id.get(id) else {
         return resource_not_found(id);
     };
     let items = w.graph.classes[idx]
         .owners
         .iter()
-        .map(|&u| user_json(&w.users, u))
+        .map(|&u| user_json(w.users, u))
         .collect();
     paged(
         shared,
@@ -712,7 +726,7 @@ fn education_user_ref(value: &str) -> Option<String> {
     Some(key)
 }
 
-fn add_class_teacher(w: &mut World, req: &Incoming, id: &str) -> Response {
+fn add_class_teacher(w: &mut Data, req: &Incoming, id: &str) -> Response {
     let body = match json_object(req) {
         Ok(body) => body,
         Err(resp) => return resp.into(),
@@ -752,7 +766,7 @@ fn add_class_teacher(w: &mut World, req: &Incoming, id: &str) -> Response {
 
 /// Removes the teacher (group owner). Teachers are also in the class's members collection
 /// (educationClass docs), so the user stays a plain member.
-fn remove_class_teacher(w: &mut World, id: &str, user_id: &str) -> Response {
+fn remove_class_teacher(w: &mut Data, id: &str, user_id: &str) -> Response {
     let Some(&idx) = w.graph.by_id.get(id) else {
         return resource_not_found(id);
     };
@@ -786,7 +800,7 @@ fn bind_key(value: &str, entity: &str) -> Option<String> {
     (name == entity).then_some(key)
 }
 
-fn create_team(shared: &Shared, w: &mut World, req: &Incoming) -> Response {
+fn create_team(shared: &Shared, w: &mut Data, req: &Incoming) -> Response {
     let body = match json_object(req) {
         Ok(body) => body,
         Err(resp) => return resp.into(),
@@ -867,14 +881,14 @@ fn create_team(shared: &Shared, w: &mut World, req: &Incoming) -> Response {
 }
 
 /// The class behind a team that exists (teamify succeeded).
-fn team_idx(w: &World, id: &str) -> Result<usize, Refusal> {
+fn team_idx(w: &Data, id: &str) -> Result<usize, Refusal> {
     match w.graph.by_id.get(id) {
         Some(&idx) if w.graph.classes[idx].is_team => Ok(idx),
         _ => Err(team_not_found(id).into()),
     }
 }
 
-fn get_team(shared: &Shared, w: &World, id: &str) -> Response {
+fn get_team(shared: &Shared, w: &Data, id: &str) -> Response {
     let idx = match team_idx(w, id) {
         Ok(idx) => idx,
         Err(resp) => return resp.into(),
@@ -899,7 +913,7 @@ fn get_team(shared: &Shared, w: &World, id: &str) -> Response {
     )
 }
 
-fn get_operation(shared: &Shared, w: &mut World, team_id: &str, op_id: &str) -> Response {
+fn get_operation(shared: &Shared, w: &mut Data, team_id: &str, op_id: &str) -> Response {
     let g = &mut w.graph;
     let not_found = || {
         graph_error(
@@ -946,7 +960,7 @@ fn get_operation(shared: &Shared, w: &mut World, team_id: &str, op_id: &str) -> 
 
 /// Archive or unarchive. Archiving an archived team (or unarchiving an active one) is accepted
 /// and its operation succeeds without change: the docs are silent, and this keeps retries safe.
-fn archive(shared: &Shared, w: &mut World, req: &Incoming, id: &str, kind: OpKind) -> Response {
+fn archive(shared: &Shared, w: &mut Data, req: &Incoming, id: &str, kind: OpKind) -> Response {
     let idx = match team_idx(w, id) {
         Ok(idx) => idx,
         Err(resp) => return resp.into(),
@@ -1011,7 +1025,7 @@ fn member_json(shared: &Shared, users: &Users, team_id: &str, user: UserIdx, own
     })
 }
 
-fn list_members(shared: &Shared, w: &World, req: &Incoming, id: &str) -> Response {
+fn list_members(shared: &Shared, w: &Data, req: &Incoming, id: &str) -> Response {
     let idx = match team_idx(w, id) {
         Ok(idx) => idx,
         Err(resp) => return resp.into(),
@@ -1025,11 +1039,11 @@ fn list_members(shared: &Shared, w: &World, req: &Incoming, id: &str) -> Respons
     let items = c
         .owners
         .iter()
-        .map(|&u| member_json(shared, &w.users, &c.id, u, true))
+        .map(|&u| member_json(shared, w.users, &c.id, u, true))
         .chain(
             c.members
                 .iter()
-                .map(|&u| member_json(shared, &w.users, &c.id, u, false)),
+                .map(|&u| member_json(shared, w.users, &c.id, u, false)),
         )
         .collect();
     paged(shared, req, &format!("teams('{id}')/members"), items)
@@ -1106,7 +1120,7 @@ fn join(class: &mut EduClass, user: UserIdx, owner: bool) -> bool {
 
 /// Adds one member. Re-adding an existing member answers 409 Conflict (the docs are silent;
 /// the bulk `members/add` is the idempotent path).
-fn add_member(shared: &Shared, w: &mut World, req: &Incoming, id: &str) -> Response {
+fn add_member(shared: &Shared, w: &mut Data, req: &Incoming, id: &str) -> Response {
     let idx = match team_idx(w, id) {
         Ok(idx) => idx,
         Err(resp) => return resp.into(),
@@ -1128,7 +1142,7 @@ fn add_member(shared: &Shared, w: &mut World, req: &Incoming, id: &str) -> Respo
     if !join(class, user, member.owner) {
         return graph_error(409, "Conflict", "The user is already a member of the team.");
     }
-    let mut body = member_json(shared, &w.users, id, user, member.owner);
+    let mut body = member_json(shared, w.users, id, user, member.owner);
     body["@odata.context"] = json!(format!(
         "{}/$metadata#teams('{id}')/members/$entity",
         GRAPH_BASE
@@ -1139,7 +1153,7 @@ fn add_member(shared: &Shared, w: &mut World, req: &Incoming, id: &str) -> Respo
 /// Bulk add (≤200). Owner roles are honoured (the docs say they are; one SDK report says they
 /// were applied as member). Unknown users fail individually with NotFound; existing members
 /// succeed without change.
-fn add_members(w: &mut World, req: &Incoming, id: &str) -> Response {
+fn add_members(w: &mut Data, req: &Incoming, id: &str) -> Response {
     let idx = match team_idx(w, id) {
         Ok(idx) => idx,
         Err(resp) => return resp.into(),
@@ -1199,7 +1213,7 @@ fn add_members(w: &mut World, req: &Incoming, id: &str) -> Response {
 
 /// Removes a member by membership id. The last owner cannot be removed (a team must keep one).
 /// An owner removed here also stops being a class teacher, as teachers are the group's owners.
-fn remove_member(w: &mut World, id: &str, membership: &str) -> Response {
+fn remove_member(w: &mut Data, id: &str, membership: &str) -> Response {
     let idx = match team_idx(w, id) {
         Ok(idx) => idx,
         Err(resp) => return resp.into(),
@@ -1264,16 +1278,14 @@ pub struct TeamView {
 /// Every class (or those with `external_id`), after applying due operations.
 pub(crate) fn team_views(shared: &Shared, external_id: Option<&str>) -> Vec<TeamView> {
     let mut world = shared.world();
-    world
-        .graph
-        .settle(Instant::now(), shared.opts.operation_delay);
+    let w = Data::of(&mut world);
+    w.graph.settle(Instant::now(), shared.opts.operation_delay);
     let emails = |list: &[UserIdx]| {
-        let mut out: Vec<String> = list.iter().map(|&u| world.users.email(u)).collect();
+        let mut out: Vec<String> = list.iter().map(|&u| w.users.email(u)).collect();
         out.sort();
         out
     };
-    world
-        .graph
+    w.graph
         .classes
         .iter()
         .filter(|c| external_id.is_none_or(|e| c.external_id == e))

@@ -12,14 +12,12 @@ pub(crate) mod world;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
-use crate::classroom::ClassroomState;
-use crate::graph::GraphState;
 use crate::options::MockOptions;
 use crate::state::calls::CallLog;
 use crate::state::faults::Faults;
 use crate::state::throttle::Throttle;
 use crate::state::users::Users;
-use crate::state::world::World;
+use crate::state::world::{ServiceStates, World};
 
 /// Base URLs of the running fakes.
 pub(crate) struct Urls {
@@ -49,8 +47,7 @@ impl Shared {
             users,
             ms_tokens: HashMap::new(),
             google_tokens: HashMap::new(),
-            graph: GraphState::default(),
-            classroom: ClassroomState::default(),
+            services: ServiceStates::default(),
         };
         Shared {
             opts,
