@@ -14,6 +14,14 @@
 //!   call log and the throttle state are never locked together with anything else.
 //! - Every request passes the same pipeline (`pipeline::serve`): violation check, fault injection,
 //!   authentication, quota, handler, call log. The handlers never see faults or quotas.
+//! - The modules form layers and import nothing from a layer above (no cycles, at the top level
+//!   or one level down, as `/work/shared/tools/modgraph.py` checks): `wire`, `options` and `conn`;
+//!   `state` (users, world, faults, call log, throttle); `backend`, the contract a fake
+//!   implements; the four fakes; `pipeline` and `server`, generic over `Backend`; and this file,
+//!   the composition root, which starts one server per fake and is the public facade. The world
+//!   holds each service's own data by type (`state::world::ServiceStates`), so `state` never
+//!   names a service. Inside `graph/` and `classroom/`, `mod.rs` routes to one file per
+//!   resource over a `model.rs`, and nothing there imports from `mod.rs`.
 //!
 //! Choices made where the documentation is silent:
 //! - Graph: archiving an archived team (or unarchiving an active one) answers 202 and its

@@ -1,4 +1,5 @@
-//! Finding what a request names: a course by id or alias, a user by id, email or `"me"`.
+//! Finding what a request names: a course by id or alias, a user by id, email or `"me"`. One
+//! place, so every method resolves ids (and answers NOT_FOUND) the same way.
 
 use crate::backend::Auth;
 use crate::classroom::errors::not_found;

@@ -1,4 +1,5 @@
-//! What tests and benchmarks see of the Classroom fake: [`CourseView`] snapshots.
+//! What tests and benchmarks see of the Classroom fake: [`CourseView`] snapshots, read through
+//! the facade rather than over HTTP, so they never count as calls.
 
 use crate::classroom::model::{Course, Data};
 use crate::state::Shared;

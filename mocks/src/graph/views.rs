@@ -1,5 +1,6 @@
 //! What tests and benchmarks see of the Graph fake: [`TeamView`] snapshots, taken after
-//! applying the operations that are due.
+//! applying the operations that are due. Read through the facade rather than over HTTP, so
+//! they never count as calls.
 
 use std::time::Instant;
 

@@ -1,6 +1,7 @@
 //! The world: the data the fakes serve, behind the one world lock. It holds what several
 //! services share (the user directory, the access tokens the token endpoints issue and the APIs
-//! check) and each service's own data.
+//! check) and each service's own data, held by type so that the world, and everything below
+//! the fakes, never names a service.
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
