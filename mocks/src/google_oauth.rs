@@ -1,6 +1,8 @@
 //! Fake Google OAuth token endpoint: the service-account JWT bearer grant with domain-wide
 //! delegation (classroom-api.md §1). It verifies the assertion as Google does, so a client that
 //! signs with the wrong key, audience, lifetime or subject fails here rather than in production.
+//! The embedded test service-account key (the `TEST_*` constants, re-exported from the crate
+//! root) lives here too, with the key file built from it.
 
 use std::time::Instant;
 
@@ -9,9 +11,19 @@ use axum::response::Response;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
 
-use crate::state::{Auth, Backend, Classified, GoogleToken, Incoming, Shared};
+use crate::backend::{Auth, Backend, Classified, Incoming};
+use crate::state::Shared;
+use crate::state::calls::Service;
+use crate::state::world::GoogleToken;
 use crate::wire::{self, Refusal};
-use crate::{Service, TEST_PRIVATE_KEY_ID, TEST_PRIVATE_KEY_PEM, TEST_PUBLIC_KEY_PEM};
+
+/// The test service account's RSA private key (PKCS#8 PEM), also handed out in
+/// [`MockServices::service_account_key_json`](crate::MockServices::service_account_key_json).
+pub const TEST_PRIVATE_KEY_PEM: &str = include_str!("keys/test-service-account.pem");
+/// The public half of [`TEST_PRIVATE_KEY_PEM`]: the Google token endpoint verifies assertions with it.
+pub const TEST_PUBLIC_KEY_PEM: &str = include_str!("keys/test-service-account.pub.pem");
+/// `private_key_id` of the test key; a JWT whose header carries another `kid` is rejected.
+pub const TEST_PRIVATE_KEY_ID: &str = "5f1c0ae4d1f1c8b0a6d9c1f5e2a7b3c4d5e6f708";
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 const SCOPE_PREFIX: &str = "https://www.googleapis.com/auth/";

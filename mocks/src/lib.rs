@@ -12,8 +12,16 @@
 //! - All state lives behind `std::sync::Mutex`es that are never held across an `.await`; request
 //!   handlers are synchronous functions over that state. Lock order is `world` → `faults`; the
 //!   call log and the throttle state are never locked together with anything else.
-//! - Every request passes the same pipeline (`state::serve`): violation check, fault injection,
+//! - Every request passes the same pipeline (`pipeline::serve`): violation check, fault injection,
 //!   authentication, quota, handler, call log. The handlers never see faults or quotas.
+//! - The modules form layers and import nothing from a layer above (no cycles, at the top level
+//!   or one level down, as `/work/shared/tools/modgraph.py` checks): `wire`, `options` and `conn`;
+//!   `state` (users, world, faults, call log, throttle); `backend`, the contract a fake
+//!   implements; the four fakes; `pipeline` and `server`, generic over `Backend`; and this file,
+//!   the composition root, which starts one server per fake and is the public facade. The world
+//!   holds each service's own data by type (`state::world::ServiceStates`), so `state` never
+//!   names a service. Inside `graph/` and `classroom/`, `mod.rs` routes to one file per
+//!   resource over a `model.rs`, and nothing there imports from `mod.rs`.
 //!
 //! Choices made where the documentation is silent:
 //! - Graph: archiving an archived team (or unarchiving an active one) answers 202 and its
@@ -38,267 +46,28 @@
 //!   recorded bucket (`teams_write`, `per_client`, …); a quota 429 closes the bucket that was full
 //!   (which may be `per_team:{id}` or `per_user:{email}`). Token endpoints have one bucket each.
 
+mod backend;
 mod classroom;
+mod conn;
 mod google_oauth;
 mod graph;
 mod microsoft_login;
+mod options;
+mod pipeline;
 mod server;
 mod state;
 mod wire;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use state::Shared;
 
-/// The test service account's RSA private key (PKCS#8 PEM), also handed out in
-/// [`MockServices::service_account_key_json`].
-pub const TEST_PRIVATE_KEY_PEM: &str = include_str!("keys/test-service-account.pem");
-/// The public half of [`TEST_PRIVATE_KEY_PEM`]: the Google token endpoint verifies assertions with it.
-pub const TEST_PUBLIC_KEY_PEM: &str = include_str!("keys/test-service-account.pub.pem");
-/// `private_key_id` of the test key; a JWT whose header carries another `kid` is rejected.
-pub const TEST_PRIVATE_KEY_ID: &str = "5f1c0ae4d1f1c8b0a6d9c1f5e2a7b3c4d5e6f708";
-
-/// How the mocks behave. Build it with `MockOptions { page_size: 10, ..Default::default() }`.
-#[derive(Clone, Debug)]
-pub struct MockOptions {
-    /// The only tenant the Microsoft token endpoint knows.
-    pub tenant_id: String,
-    /// The only app registration the Microsoft token endpoint knows.
-    pub client_id: String,
-    /// Its client secret (form body or HTTP Basic).
-    pub client_secret: String,
-    /// The `iss` the Google token endpoint expects, and `client_email` of the key file.
-    pub service_account_email: String,
-    /// Google accounts that may be impersonated (JWT `sub`). They are also added as users, so
-    /// `"ownerId": "me"` works.
-    pub admin_emails: Vec<String>,
-    /// `expires_in` of both token endpoints; tokens are rejected after it.
-    pub token_lifetime: Duration,
-    /// How long a Graph teamsAsyncOperation stays notStarted/inProgress before it succeeds.
-    pub operation_delay: Duration,
-    /// The first poll of every operation sees `notStarted` even when it is done (default), so
-    /// clients must loop; benchmarks turn it off to see one poll per finished operation.
-    pub first_poll_sees_not_started: bool,
-    /// Largest page for Graph lists and Classroom lists; a client asking for less gets less.
-    /// The small default forces clients to follow paging.
-    pub page_size: usize,
-    /// How many times `POST /teams` answers 404 (replication delay) for each newly created
-    /// education class before it accepts.
-    pub replication_404s: u32,
-    /// When set, per-bucket request limits answered with 429 and `Retry-After`.
-    pub quotas: Option<Quotas>,
-    /// When set, this share of Graph and Classroom requests fails at random (half 503 with no
-    /// effect, half a connection reset with no effect), for storms with faults.
-    pub random_faults: Option<RandomFaults>,
-}
-
-/// Random faults: `rate` is the share of requests (0.03 = 3%) that fail.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct RandomFaults {
-    pub rate: f64,
-}
-
-impl Default for MockOptions {
-    fn default() -> Self {
-        MockOptions {
-            tenant_id: "mock-tenant".into(),
-            client_id: "mock-client-id".into(),
-            client_secret: "mock-client-secret".into(),
-            service_account_email: "class-sync@mock-project.iam.gserviceaccount.com".into(),
-            admin_emails: vec!["classroom-admin@hwbcymru.net".into()],
-            token_lifetime: Duration::from_secs(3599),
-            operation_delay: Duration::ZERO,
-            first_poll_sees_not_started: true,
-            page_size: 2,
-            replication_404s: 0,
-            quotas: None,
-            random_faults: None,
-        }
-    }
-}
-
-/// Request limits per bucket. Graph buckets count requests in fixed one-second windows; Classroom
-/// buckets use a 60-second sliding window, as Google documents. A limit of 0 means "no limit".
-/// Only requests that were let through count towards a window.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Quotas {
-    /// `POST /teams`.
-    pub teams_create_per_sec: u32,
-    /// archive, unarchive, members add/delete/post.
-    pub teams_write_per_sec: u32,
-    /// `GET /teams/...` (team, operations, members).
-    pub teams_read_per_sec: u32,
-    /// Every `/teams/{id}/...` call, per team.
-    pub per_team_per_sec: u32,
-    /// `/education/*` and `/users/*`.
-    pub education_per_sec: u32,
-    /// Every Classroom call.
-    pub classroom_per_client_per_min: u32,
-    /// Every Classroom call, per impersonated user.
-    pub classroom_per_user_per_min: u32,
-    /// The `Retry-After` the mock sends with its 429s.
-    pub retry_after_secs: u32,
-}
-
-impl Quotas {
-    /// The limits the services document (graph-teams-api.md §6, classroom-api.md §5), with a
-    /// one-second `Retry-After`. Education is 35,000 per 10 s, so 3,500 per second.
-    pub fn documented() -> Quotas {
-        Quotas {
-            teams_create_per_sec: 10,
-            teams_write_per_sec: 30,
-            teams_read_per_sec: 30,
-            per_team_per_sec: 4,
-            education_per_sec: 3500,
-            classroom_per_client_per_min: 3000,
-            classroom_per_user_per_min: 1200,
-            retry_after_secs: 1,
-        }
-    }
-}
-
-impl Default for Quotas {
-    fn default() -> Self {
-        Quotas::documented()
-    }
-}
-
-/// Which fake a request went to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Service {
-    /// `POST /{tenant}/oauth2/v2.0/token`.
-    MicrosoftLogin,
-    /// `/v1.0/...`.
-    Graph,
-    /// `POST /token`.
-    GoogleOAuth,
-    /// `/v1/courses...`.
-    Classroom,
-}
-
-/// A queued misbehaviour. It matches a request when `service`, `method` (if set, any case) and
-/// `path_contains` (a substring of the percent-decoded path, if set) match; it applies `times`
-/// times and is then removed. Faults are checked in injection order and at most one applies to
-/// a request. `times: 0` never applies.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Fault {
-    pub service: Service,
-    pub method: Option<String>,
-    pub path_contains: Option<String>,
-    pub times: u32,
-    pub kind: FaultKind,
-}
-
-impl Fault {
-    /// A fault on every request of `service`, once. Narrow it with the builder methods.
-    pub fn new(service: Service, kind: FaultKind) -> Fault {
-        Fault {
-            service,
-            method: None,
-            path_contains: None,
-            times: 1,
-            kind,
-        }
-    }
-    /// Only requests with this HTTP method.
-    pub fn method(mut self, method: &str) -> Fault {
-        self.method = Some(method.to_string());
-        self
-    }
-    /// Only requests whose decoded path contains `part`.
-    pub fn path_contains(mut self, part: &str) -> Fault {
-        self.path_contains = Some(part.to_string());
-        self
-    }
-    /// Apply `times` times instead of once.
-    pub fn times(mut self, times: u32) -> Fault {
-        self.times = times;
-        self
-    }
-}
-
-/// What a matching [`Fault`] does.
-#[derive(Clone, Debug, PartialEq)]
-pub enum FaultKind {
-    /// Answer with this status, the service's documented error body and, when given, a
-    /// `Retry-After` header. The request has no effect. A 429 with a `Retry-After` opens a
-    /// window on the request's bucket (see [`MockServices::retry_after_violations`]).
-    Status {
-        status: u16,
-        retry_after: Option<String>,
-    },
-    /// Close the connection without any response. No effect.
-    Reset,
-    /// Answer normally after the delay.
-    Delay(Duration),
-    /// Perform the request's effect, then answer 500 (a create that worked but the client saw
-    /// an error).
-    SucceedThen500,
-    /// Graph only: the next teamsAsyncOperation created by a matching request ends `failed`
-    /// with error `TeamUnavailable`, and has no effect.
-    OperationFailed,
-}
-
-/// One request as the mocks saw it.
-#[derive(Clone, Debug)]
-pub struct CallRecord {
-    pub service: Service,
-    pub method: String,
-    /// Percent-decoded path, without the query.
-    pub path: String,
-    /// Raw query string.
-    pub query: Option<String>,
-    /// Status sent; 0 when the connection was dropped ([`FaultKind::Reset`]).
-    pub status: u16,
-    /// Quota bucket: `teams_create`, `teams_write`, `teams_read`, `education` (Graph),
-    /// `per_client` (Classroom); None for token endpoints and unknown routes.
-    pub bucket: Option<String>,
-    /// When the request arrived. Records are appended when the answer is decided, so delayed
-    /// requests appear after later quick ones.
-    pub at: Instant,
-    /// Classroom: the impersonated Google user (token subject).
-    pub user: Option<String>,
-    /// Graph: the team id of a `/teams/{id}/...` call (its per-team bucket). Extra to the spec.
-    pub team: Option<String>,
-}
-
-/// An education class (and its group and team) as the Graph mock holds it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TeamView {
-    pub class_id: String,
-    pub external_id: String,
-    pub display_name: String,
-    pub mail_nickname: String,
-    /// True once a teamify operation has succeeded.
-    pub is_team: bool,
-    pub is_archived: bool,
-    /// Owners of the class group (= the team's owners), emails, sorted.
-    pub owners: Vec<String>,
-    /// Non-owner members, emails, sorted.
-    pub members: Vec<String>,
-    /// The education class's `teachers` collection, emails, sorted. The mock keeps it equal to
-    /// `owners`, as the docs describe teachers as the group's owners.
-    pub class_teachers: Vec<String>,
-}
-
-/// A Classroom course as the mock holds it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CourseView {
-    /// Numeric course id.
-    pub id: String,
-    pub aliases: Vec<String>,
-    pub name: String,
-    pub section: Option<String>,
-    /// Owner's email.
-    pub owner: String,
-    /// `ACTIVE`, `ARCHIVED`, `PROVISIONED`, `DECLINED` or `SUSPENDED`.
-    pub state: String,
-    /// Emails, sorted (the owner included).
-    pub teachers: Vec<String>,
-    /// Emails, sorted.
-    pub students: Vec<String>,
-}
+pub use classroom::CourseView;
+pub use google_oauth::{TEST_PRIVATE_KEY_ID, TEST_PRIVATE_KEY_PEM, TEST_PUBLIC_KEY_PEM};
+pub use graph::TeamView;
+pub use options::{MockOptions, Quotas, RandomFaults};
+pub use state::calls::{CallRecord, Service};
+pub use state::faults::{Fault, FaultKind};
 
 /// Handle to the four running fakes. Cheap to clone; the servers stop when the last clone is
 /// dropped (or when their tokio runtime shuts down).
@@ -436,17 +205,17 @@ impl MockServices {
 
     /// Every request so far, in the order their answers were decided.
     pub fn calls(&self) -> Vec<CallRecord> {
-        self.shared().calls()
+        self.shared().calls.all()
     }
 
     /// Forgets the call log (not the violation or throttle counters).
     pub fn clear_calls(&self) {
-        self.shared().clear_calls();
+        self.shared().calls.clear();
     }
 
     /// Queues a fault behind those already queued.
     pub fn inject(&self, fault: Fault) {
-        self.shared().inject(fault);
+        self.shared().faults.inject(fault);
     }
 
     /// Every token issued so far is rejected from now on (Graph `InvalidAuthenticationToken`,
@@ -460,11 +229,11 @@ impl MockServices {
     /// Requests that arrived on a bucket while a `Retry-After` this mock had sent with a 429
     /// for that bucket was still running.
     pub fn retry_after_violations(&self) -> u64 {
-        self.shared().violations()
+        self.shared().throttle.violations()
     }
 
     /// 429s sent (injected or quota).
     pub fn throttled_count(&self) -> u64 {
-        self.shared().throttled()
+        self.shared().throttle.throttled()
     }
 }

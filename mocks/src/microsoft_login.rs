@@ -7,8 +7,9 @@ use axum::http::Method;
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use crate::Service;
-use crate::state::{Auth, Backend, Classified, Incoming, Shared};
+use crate::backend::{Auth, Backend, Classified, Incoming};
+use crate::state::Shared;
+use crate::state::calls::Service;
 use crate::wire::{self, Refusal};
 
 /// The only scope an app-only Graph token may ask for.

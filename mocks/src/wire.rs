@@ -1,4 +1,5 @@
 //! Small pieces of HTTP wire handling shared by the fakes: decoding, encoding, responses, ids.
+//! It depends on nothing else in the crate, so any layer may use it.
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
