@@ -15,9 +15,9 @@ use clap::Parser;
 use class_sync::app::App;
 use class_sync::core::domain::{Group, School, Snapshot, Target};
 use class_sync::core::job::JobState;
+use class_sync::core::link::Link;
 use class_sync::core::link::LinkState;
 use class_sync::demo::{ARCHIVE_ON, YEAR};
-use class_sync::store::Link;
 use class_sync::{work::planner, work::worker};
 use class_sync_mocks::{MockOptions, MockServices, Quotas, RandomFaults};
 use std::collections::{BTreeMap, HashMap};
@@ -202,7 +202,7 @@ async fn storm(args: &Args, fault_rate: f64) -> anyhow::Result<bool> {
             let g = &snap.groups[*next];
             *next += 1;
             if let Some(l) = app.store.link(&g.id, target).await?
-                && l.state == LinkState::Archived
+                && l.state() == LinkState::Archived
             {
                 pressed = Some((g.id.clone(), g.teachers[0].clone()));
                 break;
@@ -291,10 +291,12 @@ async fn storm(args: &Args, fault_rate: f64) -> anyhow::Result<bool> {
         } else {
             LinkState::Archived
         };
-        if l.state != want {
+        if l.state() != want {
             problems.push(format!(
                 "{} {}: {:?}, expected {want:?}",
-                l.group_id, l.target, l.state
+                l.group_id,
+                l.target,
+                l.state()
             ));
         }
     }

@@ -106,7 +106,7 @@ pub async fn seed_existing(app: &App, mocks: &MockServices, snap: &Snapshot) -> 
                 .link(&g.id, *target)
                 .await?
                 .context("import made the link")?;
-            link.state = crate::core::link::LinkState::Active;
+            link.apply(crate::core::link::LinkEvent::Created { archived: false })?;
             link.remote_id = Some(remote);
             app.store.save_link(&link).await?;
         }

@@ -6,8 +6,9 @@
 //! Printing them for people and choosing exit statuses belongs to `cli`.
 
 use crate::core::domain::Target;
+use crate::core::link::Link;
 use crate::core::link::LinkState;
-use crate::store::{AuditEntry, Link, Run, Store, StoreResult, WorkerInfo};
+use crate::store::{AuditEntry, Run, Store, StoreResult, WorkerInfo};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -140,7 +141,7 @@ pub async fn overall(store: &dyn Store, query: StatusQuery) -> StoreResult<Statu
         *links
             .entry(year.to_string())
             .or_default()
-            .entry(l.state.as_str().to_string())
+            .entry(l.state().as_str().to_string())
             .or_default() += 1;
     }
     let mut queue: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
@@ -177,9 +178,9 @@ pub fn rfc3339(ms: i64) -> Option<String> {
 fn link(l: &Link) -> LinkDocument {
     LinkDocument {
         target: l.target,
-        state: l.state,
+        state: l.state(),
         remote_id: l.remote_id.clone(),
-        mis_linked: l.mis_linked,
+        mis_linked: l.mis_linked(),
         last_sync: l.last_sync.and_then(rfc3339),
         last_error: l.last_error.clone(),
         missing_accounts: l.missing_accounts.clone(),

@@ -6,11 +6,11 @@
 use super::error::{ApiPath, ApiQuery, ErrorBody, JsonBody, JsonText};
 use super::{ApiError, ApiState, Caller};
 use crate::core::domain::{Target, normalise_email};
+use crate::core::link::Link;
 use crate::core::link::LinkState;
 use crate::core::restore_policy::{RestoreSubject, decide};
 use crate::core::snapshot::{ValidationContext, parse_group};
 use crate::status::GroupDocument;
-use crate::store::Link;
 use crate::work::planner::{self, RestoreRefusal};
 use axum::Json;
 use axum::extract::State;
@@ -243,10 +243,10 @@ pub async fn list(
             .filter(|l| target.is_none_or(|t| t == l.target))
             .map(|l| LinkView {
                 target: l.target,
-                state: l.state.as_str().to_string(),
+                state: l.state().as_str().to_string(),
                 remote_id: l.remote_id.clone(),
-                mis_linked: l.mis_linked,
-                restorable: planner::restorable(l),
+                mis_linked: l.mis_linked(),
+                restorable: l.restorable(),
             })
             .collect();
         if target.is_some() && shown.is_empty() {

@@ -35,6 +35,14 @@ impl Target {
             Target::Classroom => "classroom",
         }
     }
+
+    /// What the target calls one class, for sentences: "team" or "course".
+    pub fn noun(self) -> &'static str {
+        match self {
+            Target::Teams => "team",
+            Target::Classroom => "course",
+        }
+    }
 }
 
 impl fmt::Display for Target {

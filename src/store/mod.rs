@@ -10,7 +10,7 @@ pub use sqlite::SqliteStore;
 
 use crate::core::domain::{Group, School, Snapshot, Target};
 use crate::core::job::{JobKind, JobState, Lane};
-use crate::core::link::LinkState;
+use crate::core::link::Link;
 use crate::core::roster::Roster;
 use serde::Serialize;
 
@@ -30,23 +30,6 @@ impl From<crate::core::job::UnknownName> for StoreError {
     fn from(e: crate::core::job::UnknownName) -> Self {
         StoreError::Corrupt(e.0)
     }
-}
-
-/// One group × one target, as stored.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Link {
-    pub group_id: String,
-    pub target: Target,
-    pub state: LinkState,
-    pub remote_id: Option<String>,
-    pub mis_linked: bool,
-    /// The members class-sync itself put there; only they are ever removed.
-    pub managed: Roster,
-    pub missing_accounts: Vec<String>,
-    pub last_sync: Option<i64>,
-    pub last_error: Option<String>,
-    /// MIS changes arrived after the cutoff: recorded, not applied.
-    pub held_changes: bool,
 }
 
 /// A group with the flags the store keeps beside it.

@@ -91,27 +91,26 @@ impl SqliteStore {
 
     fn link_from(row: &SqliteRow) -> StoreResult<Link> {
         let managed: RosterJson = parse_json(row.get::<&str, _>("managed"), "link managed roster")?;
-        Ok(Link {
-            group_id: row.get("group_id"),
-            target: row
-                .get::<&str, _>("target")
-                .parse()
-                .map_err(StoreError::Corrupt)?,
-            state: row
-                .get::<&str, _>("state")
-                .parse()
-                .map_err(StoreError::Corrupt)?,
-            remote_id: row.get("remote_id"),
-            mis_linked: row.get::<i64, _>("mis_linked") != 0,
-            managed: Roster::new(managed.teachers, managed.learners),
-            missing_accounts: parse_json(
-                row.get::<&str, _>("missing_accounts"),
-                "link missing accounts",
-            )?,
-            last_sync: row.get("last_sync"),
-            last_error: row.get("last_error"),
-            held_changes: row.get::<i64, _>("held_changes") != 0,
-        })
+        let target = row
+            .get::<&str, _>("target")
+            .parse()
+            .map_err(StoreError::Corrupt)?;
+        let state = row
+            .get::<&str, _>("state")
+            .parse()
+            .map_err(StoreError::Corrupt)?;
+        let mis_linked = row.get::<i64, _>("mis_linked") != 0;
+        let mut link = Link::stored(row.get::<String, _>("group_id"), target, state, mis_linked);
+        link.remote_id = row.get("remote_id");
+        link.managed = Roster::new(managed.teachers, managed.learners);
+        link.missing_accounts = parse_json(
+            row.get::<&str, _>("missing_accounts"),
+            "link missing accounts",
+        )?;
+        link.last_sync = row.get("last_sync");
+        link.last_error = row.get("last_error");
+        link.held_changes = row.get::<i64, _>("held_changes") != 0;
+        Ok(link)
     }
 
     fn job_from(row: &SqliteRow) -> StoreResult<Job> {
@@ -145,9 +144,9 @@ impl SqliteStore {
         )
         .bind(&l.group_id)
         .bind(l.target.as_str())
-        .bind(l.state.as_str())
+        .bind(l.state().as_str())
         .bind(&l.remote_id)
-        .bind(l.mis_linked as i64)
+        .bind(l.mis_linked() as i64)
         .bind(json(&managed))
         .bind(json(&l.missing_accounts))
         .bind(l.last_sync)
@@ -404,7 +403,7 @@ impl Store for SqliteStore {
 
     async fn grant_restore(&self, job: &NewJob, now: i64) -> StoreResult<Option<(i64, bool)>> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        // The condition is `planner::restorable`, checked atomically with the unlinking.
+        // The condition is `Link::restorable`, checked atomically with the unlinking.
         let unlinked = sqlx::query(
             "UPDATE links SET mis_linked = 0, updated_at = ?3
              WHERE group_id = ?1 AND target = ?2

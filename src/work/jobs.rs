@@ -7,10 +7,11 @@
 use crate::app::App;
 use crate::core::calendar::{HeldBack, mis_work_allowed};
 use crate::core::job::JobKind;
-use crate::core::link::LinkState;
+use crate::core::link::{IllegalMove, Link, LinkEvent, LinkState};
 use crate::core::roster::{Role, Roster, diff};
 use crate::remote::error::{ErrorKind, ProviderError};
-use crate::store::{Job, Link, StoreError};
+use crate::remote::providers::Creation;
+use crate::store::{Job, StoreError};
 
 /// Why a job did not complete.
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +22,9 @@ pub enum JobError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Permanent(String),
+    /// A bug: the job tried a move the link's life does not allow; nothing was saved.
+    #[error("{0}")]
+    IllegalMove(#[from] IllegalMove),
 }
 
 impl JobError {
@@ -29,7 +33,7 @@ impl JobError {
         match self {
             JobError::Provider(e) => e.kind.is_retryable(),
             JobError::Store(_) => true,
-            JobError::Permanent(_) => false,
+            JobError::Permanent(_) | JobError::IllegalMove(_) => false,
         }
     }
 
@@ -66,7 +70,8 @@ pub async fn failed_link(app: &App, job: &Job, error: &str) -> Result<Option<Lin
         .link(&job.group_id, job.target)
         .await?
         .map(|mut link| {
-            link.state = LinkState::Failed;
+            link.apply(LinkEvent::Failed)
+                .expect("failure is reachable from every state");
             link.last_error = Some(format!("{}: {error}", job.kind.as_str()));
             link
         }))
@@ -105,8 +110,8 @@ async fn reconcile(app: &App, link: &mut Link) -> Result<JobOutcome, JobError> {
             group.academic_year
         )));
     };
-    let exists = link.remote_id.is_some() && link.state != LinkState::Pending;
-    match mis_work_allowed(cal, app.today(), link.mis_linked, exists) {
+    let exists = link.remote_id.is_some() && link.state() != LinkState::Pending;
+    match mis_work_allowed(cal, app.today(), link.mis_linked(), exists) {
         Ok(()) => {}
         Err(HeldBack::Cutoff) => {
             if link.managed != group.roster() && exists {
@@ -119,31 +124,31 @@ async fn reconcile(app: &App, link: &mut Link) -> Result<JobOutcome, JobError> {
     }
     let provider = provider(app, link)?;
 
-    if !exists || link.state == LinkState::Failed {
-        match provider.find_or_create(&group).await {
-            Ok(created) => {
+    if !exists || link.state() == LinkState::Failed {
+        match provider.find_or_create(&group).await? {
+            Creation::Ready(created) => {
+                link.apply(LinkEvent::Created {
+                    archived: created.archived,
+                })?;
                 link.remote_id = Some(created.remote_id);
-                link.state = if created.archived {
-                    LinkState::Archived
-                } else {
-                    LinkState::Active
-                };
                 link.last_error = None;
                 // Saved at once: a crash from here on resumes with the remote id known.
                 app.store.save_link(link).await?;
             }
-            Err(e) if e.code == "NoOwnerAccount" => {
+            Creation::NeedsOwner => {
                 // Not a failure of the group: it waits for a teacher's account, retried on later runs.
-                link.state = LinkState::Pending;
+                link.apply(LinkEvent::AwaitsOwner)?;
                 link.missing_accounts = group.teachers.clone();
-                link.last_error = Some(e.to_string());
+                link.last_error = Some(format!(
+                    "no teacher of the group has an account yet: the {} needs an owner",
+                    link.target.noun()
+                ));
                 app.store.save_link(link).await?;
                 return Ok(JobOutcome::Skipped("waiting for a teacher account"));
             }
-            Err(e) => return Err(e.into()),
         }
     }
-    if link.state == LinkState::Archived {
+    if link.state() == LinkState::Archived {
         return Ok(JobOutcome::Skipped("archived: roster left as it is"));
     }
     let remote_id = link
@@ -152,7 +157,7 @@ async fn reconcile(app: &App, link: &mut Link) -> Result<JobOutcome, JobError> {
         .ok_or_else(|| JobError::Permanent("link has no remote id".into()))?;
     let remote = provider.roster(&remote_id).await?;
     if remote.archived {
-        link.state = LinkState::Archived;
+        link.apply(LinkEvent::Archived)?;
         app.store.save_link(link).await?;
         return Ok(JobOutcome::Skipped(
             "archived remotely: roster left as it is",
@@ -189,7 +194,7 @@ async fn reconcile(app: &App, link: &mut Link) -> Result<JobOutcome, JobError> {
             .cloned(),
     );
     link.missing_accounts = applied.missing_accounts;
-    link.state = LinkState::Active;
+    link.apply(LinkEvent::Synced)?;
     link.last_sync = Some(App::now_ms());
     link.last_error = None;
     link.held_changes = false;
@@ -197,25 +202,25 @@ async fn reconcile(app: &App, link: &mut Link) -> Result<JobOutcome, JobError> {
 }
 
 async fn archive(app: &App, link: &mut Link) -> Result<JobOutcome, JobError> {
-    if !link.mis_linked {
+    if !link.mis_linked() {
         return Ok(JobOutcome::Skipped(
             "restored (MIS-unlinked): never archived again",
         ));
     }
-    if link.state == LinkState::Archived {
+    if link.state() == LinkState::Archived {
         return Ok(JobOutcome::Skipped("already archived"));
     }
     let Some(remote_id) = link.remote_id.clone() else {
         return Ok(JobOutcome::Skipped("never created"));
     };
     provider(app, link)?.archive(&remote_id).await?;
-    link.state = LinkState::Archived;
+    link.apply(LinkEvent::Archived)?;
     link.last_error = None;
     Ok(JobOutcome::Done(link.clone()))
 }
 
 async fn restore(app: &App, link: &mut Link) -> Result<JobOutcome, JobError> {
-    if link.state == LinkState::Restored {
+    if link.state() == LinkState::Restored {
         return Ok(JobOutcome::Skipped("already restored"));
     }
     let Some(remote_id) = link.remote_id.clone() else {
@@ -233,8 +238,7 @@ async fn restore(app: &App, link: &mut Link) -> Result<JobOutcome, JobError> {
         }
         Err(e) => return Err(e.into()),
     }
-    link.state = LinkState::Restored;
-    link.mis_linked = false;
+    link.apply(LinkEvent::Restored)?;
     link.last_error = None;
     Ok(JobOutcome::Done(link.clone()))
 }

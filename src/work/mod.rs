@@ -4,4 +4,5 @@
 pub mod jobs;
 pub mod planner;
 pub mod scheduler;
+pub mod wait;
 pub mod worker;

@@ -194,6 +194,31 @@ fn a_config_problem_names_the_key() {
 }
 
 #[test]
+fn an_unreachable_store_is_an_internal_error_not_a_failed_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("class-sync.toml");
+    // A store in a folder that does not exist cannot be opened.
+    let db = dir.path().join("no-such-folder").join("store.db");
+    std::fs::write(
+        &path,
+        format!("database_url = \"sqlite://{}\"\n", db.display()),
+    )
+    .unwrap();
+    for args in [&["status"][..], &["nightly"], &["work", "--until-idle"]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_class-sync"))
+            .arg("--config")
+            .arg(&path)
+            .args(args)
+            .output()
+            .unwrap();
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(6), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "one line naming it: {err}");
+        assert!(err.contains("no-such-folder"), "names the store: {err}");
+    }
+}
+
+#[test]
 fn archive_before_its_date_needs_force() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("class-sync.toml");
@@ -303,7 +328,7 @@ async fn a_waiting_command_lets_a_live_worker_do_the_work() {
         for target in &g.targets {
             let link = store.store.link(&g.id, *target).await.unwrap().unwrap();
             assert_eq!(
-                link.state,
+                link.state(),
                 class_sync::core::link::LinkState::Active,
                 "{}",
                 g.id

@@ -151,7 +151,7 @@ async fn workers_killed_at_random_lose_and_duplicate_nothing() {
                 Target::Classroom
             };
             let link = store.store.link(&g.id, target).await.unwrap().unwrap();
-            if link.state == LinkState::Archived && !restored.contains(&(g.id.clone(), target)) {
+            if link.state() == LinkState::Archived && !restored.contains(&(g.id.clone(), target)) {
                 planner::restore(&store, &g.id, target, &g.teachers[0])
                     .await
                     .expect("the class teacher may restore");
@@ -172,7 +172,7 @@ async fn workers_killed_at_random_lose_and_duplicate_nothing() {
             } else {
                 (LinkState::Archived, true)
             };
-            assert_eq!(link.state, want, "{} {target}", g.id);
+            assert_eq!(link.state(), want, "{} {target}", g.id);
             match target {
                 Target::Teams => assert_eq!(app.team(&g.id).is_archived, archived, "{}", g.id),
                 Target::Classroom => {

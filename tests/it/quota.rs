@@ -5,7 +5,7 @@ use crate::support::TestApp;
 use class_sync::app::App;
 use class_sync::core::domain::{Group, School, Snapshot, Target};
 use class_sync::core::job::JobState;
-use class_sync::core::link::LinkState;
+use class_sync::core::link::{LinkEvent, LinkState};
 use class_sync::demo::ARCHIVE_ON;
 use class_sync::{work::planner, work::worker};
 use class_sync_mocks::{Fault, FaultKind, MockOptions, Quotas, Service};
@@ -66,7 +66,7 @@ async fn archived_count(a: &App, snap: &Snapshot) -> usize {
     let mut n = 0;
     for g in &snap.groups {
         let link = a.store.link(&g.id, Target::Teams).await.unwrap().unwrap();
-        n += (link.state == LinkState::Archived) as usize;
+        n += (link.state() == LinkState::Archived) as usize;
     }
     n
 }
@@ -105,7 +105,7 @@ async fn a_restore_pressed_mid_storm_overtakes_the_queued_archives() {
             .await
             .unwrap()
             .unwrap()
-            .state
+            .state()
             == LinkState::Archived
         {
             pressed = Some(g);
@@ -139,7 +139,7 @@ async fn a_restore_pressed_mid_storm_overtakes_the_queued_archives() {
             .await
             .unwrap()
             .unwrap()
-            .state,
+            .state(),
         LinkState::Restored
     );
     assert_eq!(app.mocks.retry_after_violations(), 0);
@@ -264,15 +264,16 @@ async fn a_restore_press_waits_for_its_own_job_not_the_storm() {
         .await
         .unwrap()
         .unwrap();
-    link.state = LinkState::Archived;
+    link.apply(LinkEvent::Archived).unwrap();
     a.store.save_link(&link).await.unwrap();
 
     let accepted = planner::restore(&a, &first.id, Target::Teams, ADMIN)
         .await
         .unwrap();
-    let report = class_sync::cli::wait_for(&a, "restore", &[accepted.job])
-        .await
-        .unwrap();
+    let report =
+        class_sync::work::wait::until_done(&a, &[accepted.job], &class_sync::work::wait::Quiet)
+            .await
+            .unwrap();
 
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     assert_eq!(report.done, 1);
@@ -282,7 +283,7 @@ async fn a_restore_press_waits_for_its_own_job_not_the_storm() {
             .await
             .unwrap()
             .unwrap()
-            .state,
+            .state(),
         LinkState::Restored
     );
     // Jobs already running when the restore ended were let finish (about `concurrency`, 16);

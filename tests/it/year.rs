@@ -66,7 +66,7 @@ async fn a_whole_year_for_two_schools() {
     for t in Target::ALL {
         let link = on.store.link(&snap.groups[2].id, t).await.unwrap().unwrap();
         assert_eq!(
-            link.state,
+            link.state(),
             LinkState::Active,
             "a missing account does not fail the group"
         );
@@ -187,7 +187,7 @@ async fn a_whole_year_for_two_schools() {
             .await
             .unwrap()
             .unwrap()
-            .mis_linked,
+            .mis_linked(),
         "a refusal unlinks nothing"
     );
 

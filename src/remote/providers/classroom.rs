@@ -6,7 +6,7 @@
 //! `PATCH ?updateMask=courseState`. Roster changes are never attempted on an ARCHIVED course.
 //! Work is spread across every admin in `admin_emails` (each has its own per-user quota).
 
-use super::{Applied, Created, Provider, RemoteMember, RemoteRoster};
+use super::{Applied, Created, Creation, Provider, RemoteMember, RemoteRoster};
 use crate::config::GoogleConfig;
 use crate::core::domain::{Group, Target, normalise_email};
 use crate::core::roster::{Role, RosterStep};
@@ -127,7 +127,7 @@ impl Provider for ClassroomProvider {
         Target::Classroom
     }
 
-    async fn find_or_create(&self, group: &Group) -> Result<Created, ProviderError> {
+    async fn find_or_create(&self, group: &Group) -> Result<Creation, ProviderError> {
         let alias = course_alias(&group.id);
         // The first teacher whose account exists owns the course (the owner must be a real user).
         for owner in &group.teachers {
@@ -145,32 +145,28 @@ impl Provider for ClassroomProvider {
                     let id = reply.body["id"]
                         .as_str()
                         .ok_or_else(|| ProviderError::invalid("created course has no id"))?;
-                    return Ok(Created {
+                    return Ok(Creation::Ready(Created {
                         remote_id: id.to_string(),
                         archived: false,
-                    });
+                    }));
                 }
                 // ALREADY_EXISTS: the alias is ours from an earlier attempt; read it by alias.
-                Err(e) if e.is(ErrorKind::Conflict) && e.code == "ALREADY_EXISTS" => {
+                Err(e) if already_exists(&e) => {
                     let course = self.get_course(&alias).await?;
                     let id = course["id"]
                         .as_str()
                         .ok_or_else(|| ProviderError::invalid("course has no id"))?;
-                    return Ok(Created {
+                    return Ok(Creation::Ready(Created {
                         remote_id: id.to_string(),
                         archived: course["courseState"] == "ARCHIVED",
-                    });
+                    }));
                 }
                 // The owner's account does not exist yet: try the next teacher.
                 Err(e) if e.is(ErrorKind::NotFound) => continue,
                 Err(e) => return Err(e),
             }
         }
-        Err(ProviderError::new(
-            ErrorKind::NotFound,
-            "NoOwnerAccount",
-            "no teacher of the group has an account yet: the course needs an owner",
-        ))
+        Ok(Creation::NeedsOwner)
     }
 
     async fn roster(&self, course: &str) -> Result<RemoteRoster, ProviderError> {
@@ -230,7 +226,7 @@ impl Provider for ClassroomProvider {
                         .await
                     {
                         Ok(_) => {}
-                        Err(e) if e.code == "ALREADY_EXISTS" => {}
+                        Err(e) if already_exists(&e) => {}
                         Err(e) if e.is(ErrorKind::NotFound) => {
                             applied.missing_accounts.push(email.clone());
                             continue;
@@ -301,6 +297,13 @@ fn removes(steps: &[RosterStep], email: &str) -> bool {
     steps
         .iter()
         .any(|s| matches!(s, RosterStep::Remove(Role::Teacher, e) if e == email))
+}
+
+/// Classroom answers a create of something that exists (a course alias, a teacher or student
+/// already on the course) with 409 and status `ALREADY_EXISTS` (Classroom API errors:
+/// courses.create, courses.teachers.create, courses.students.create).
+fn already_exists(e: &ProviderError) -> bool {
+    e.is(ErrorKind::Conflict) && e.code == "ALREADY_EXISTS"
 }
 
 /// A path segment: aliases contain `:`, which is fine in a path, but anything else unusual is encoded.

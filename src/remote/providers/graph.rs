@@ -6,7 +6,7 @@
 //! through `/teams/{id}/members/add`, removals by membership id; archive/unarchive through operations,
 //! reading `isArchived` first.
 
-use super::{Applied, Created, Provider, RemoteMember, RemoteRoster};
+use super::{Applied, Created, Creation, Provider, RemoteMember, RemoteRoster};
 use crate::config::MicrosoftConfig;
 use crate::core::domain::{Group, Target};
 use crate::core::roster::{Role, RosterStep};
@@ -234,8 +234,7 @@ impl GraphProvider {
             .json(body);
             match self.send(call).await {
                 Ok(_) => {}
-                // "One or more added object references already exist": a retry of our own add.
-                Err(e) if e.status == Some(400) && e.message.contains("already exist") => {}
+                Err(e) if is_existing_reference(&e) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -263,12 +262,12 @@ impl GraphProvider {
                     let location = reply.location.ok_or_else(|| {
                         ProviderError::invalid("teamify answered without a Location")
                     })?;
-                    match self.follow_operation(class_id, &location).await {
-                        Ok(()) => return Ok(()),
-                        Err(e) if e.code == "operationFailed" && failed_ops < OPERATION_RETRIES => {
+                    match self.follow_operation(class_id, &location).await? {
+                        OperationEnd::Succeeded => return Ok(()),
+                        OperationEnd::Failed(_) if failed_ops < OPERATION_RETRIES => {
                             failed_ops += 1
                         }
-                        Err(e) => return Err(e),
+                        OperationEnd::Failed(e) => return Err(e),
                     }
                 }
                 // Already a team: an earlier attempt (ours) got there.
@@ -293,7 +292,13 @@ impl GraphProvider {
     }
 
     /// Polls a teamsAsyncOperation every `operation_poll_seconds` until it succeeds or fails.
-    async fn follow_operation(&self, team_id: &str, location: &str) -> Result<(), ProviderError> {
+    /// A failed operation is an answer, not an error of the call: the caller decides whether to
+    /// start it again.
+    async fn follow_operation(
+        &self,
+        team_id: &str,
+        location: &str,
+    ) -> Result<OperationEnd, ProviderError> {
         let url = if location.starts_with("http") {
             location.to_string()
         } else {
@@ -312,10 +317,10 @@ impl GraphProvider {
                 ))
                 .await?;
             match reply.body["status"].as_str().unwrap_or("") {
-                "succeeded" => return Ok(()),
+                "succeeded" => return Ok(OperationEnd::Succeeded),
                 "failed" => {
                     let err = &reply.body["error"];
-                    return Err(ProviderError::new(
+                    return Ok(OperationEnd::Failed(ProviderError::new(
                         ErrorKind::Transient,
                         "operationFailed",
                         format!(
@@ -324,7 +329,7 @@ impl GraphProvider {
                             err["code"].as_str().unwrap_or(""),
                             err["message"].as_str().unwrap_or("")
                         ),
-                    ));
+                    )));
                 }
                 _ if started.elapsed() > self.operation_timeout => {
                     return Err(ProviderError::new(
@@ -388,12 +393,10 @@ impl GraphProvider {
             let location = reply.location.ok_or_else(|| {
                 ProviderError::invalid(format!("{action} answered without a Location"))
             })?;
-            match self.follow_operation(team_id, &location).await {
-                Ok(()) => return Ok(()),
-                Err(e) if e.code == "operationFailed" && failed_ops < OPERATION_RETRIES => {
-                    failed_ops += 1
-                }
-                Err(e) => return Err(e),
+            match self.follow_operation(team_id, &location).await? {
+                OperationEnd::Succeeded => return Ok(()),
+                OperationEnd::Failed(_) if failed_ops < OPERATION_RETRIES => failed_ops += 1,
+                OperationEnd::Failed(e) => return Err(e),
             }
         }
     }
@@ -486,7 +489,7 @@ impl Provider for GraphProvider {
         Target::Teams
     }
 
-    async fn find_or_create(&self, group: &Group) -> Result<Created, ProviderError> {
+    async fn find_or_create(&self, group: &Group) -> Result<Creation, ProviderError> {
         let class_id = match self.find_class(&group.id).await? {
             Some(id) => id,
             None => self.create_class(group).await?,
@@ -497,18 +500,14 @@ impl Provider for GraphProvider {
             .await?
             == 0
         {
-            return Err(ProviderError::new(
-                ErrorKind::NotFound,
-                "NoOwnerAccount",
-                "no teacher of the group has an account yet: the team needs an owner",
-            ));
+            return Ok(Creation::NeedsOwner);
         }
         self.teamify(&class_id).await?;
         let team = self.team(&class_id).await?;
-        Ok(Created {
+        Ok(Creation::Ready(Created {
             remote_id: class_id,
             archived: team["isArchived"].as_bool().unwrap_or(false),
-        })
+        }))
     }
 
     async fn roster(&self, team_id: &str) -> Result<RemoteRoster, ProviderError> {
@@ -627,6 +626,21 @@ pub fn mail_nickname(group_id: &str) -> String {
 
 fn truncate(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
+}
+
+/// How a teamsAsyncOperation ended.
+enum OperationEnd {
+    Succeeded,
+    /// The operation reported `failed`, with its error: Graph's docs say to start it again.
+    Failed(ProviderError),
+}
+
+/// Graph answers a `$ref` add of a reference that is already there with 400 and the message "One
+/// or more added object references already exist for the following modified properties"
+/// (directory-objects add-reference; no distinct error code is documented). Seen here, it is the
+/// retry of our own earlier add, so it counts as done. The one place this message text is read.
+fn is_existing_reference(e: &ProviderError) -> bool {
+    e.status == Some(400) && e.message.contains("already exist")
 }
 
 fn encode_segment(s: &str) -> String {

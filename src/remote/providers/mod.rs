@@ -42,6 +42,16 @@ pub struct Created {
     pub archived: bool,
 }
 
+/// What `find_or_create` came to.
+#[derive(Clone, Debug)]
+pub enum Creation {
+    /// The team/course exists: found, or made now.
+    Ready(Created),
+    /// No teacher of the group has an account yet, and a team or course cannot exist without an
+    /// owner: nothing was made; the link waits for a teacher's account.
+    NeedsOwner,
+}
+
 /// What applying a roster change left undone without failing the group.
 #[derive(Clone, Debug, Default)]
 pub struct Applied {
@@ -56,7 +66,7 @@ pub trait Provider: Send + Sync {
 
     /// Finds the team/course class-sync made for `group`, or creates it. Never makes a second one,
     /// whatever failed before (CONTRACT §7).
-    async fn find_or_create(&self, group: &Group) -> Result<Created, ProviderError>;
+    async fn find_or_create(&self, group: &Group) -> Result<Creation, ProviderError>;
 
     /// The remote roster now.
     async fn roster(&self, remote_id: &str) -> Result<RemoteRoster, ProviderError>;

@@ -1,0 +1,175 @@
+//! The operator- and portal-facing actions: decide what work an import, a forced resync, the nightly
+//! job, a year archive or a Restore press implies, record it, and enqueue it.
+//!
+//! Architecture Invariant: this module decides and enqueues; it never calls a provider. The calendar
+//! rules are applied here (so summaries can say what was held back) and again when each job runs.
+
+mod archive;
+mod import;
+mod nightly;
+mod restore;
+mod sync;
+
+pub use archive::{ArchiveRefusal, ArchiveSummary, archive_year};
+pub use import::{ImportSummary, PutGroupSummary, import, put_group};
+pub use nightly::{NightlySummary, nightly};
+pub use restore::{RestoreAccepted, RestoreRefusal, restore};
+pub use sync::{SyncSummary, sync};
+
+use crate::app::App;
+use crate::core::calendar::{HeldBack, mis_work_allowed};
+use crate::core::domain::{Group, Snapshot, Target};
+use crate::core::job::{JobKind, Lane};
+use crate::core::link::Link;
+use crate::core::link::LinkState;
+use crate::core::restore_policy::{RestoreSubject, decide};
+use crate::store::{AuditEntry, ImportApplied, NewJob, StoreResult};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// Counts of work held back, by reason.
+pub type HeldCounts = BTreeMap<&'static str, u64>;
+
+/// Enqueues one job now; returns its id and whether it is new (an equal one may already wait).
+async fn enqueue(
+    app: &App,
+    kind: JobKind,
+    group_id: &str,
+    target: Target,
+    lane: Lane,
+    by: Option<&str>,
+) -> StoreResult<(i64, bool)> {
+    let job = NewJob {
+        kind,
+        group_id: group_id.to_string(),
+        target,
+        lane,
+        requested_by: by.map(str::to_string),
+        max_attempts: app.config.worker.max_attempts,
+    };
+    app.store.enqueue(&job, App::now_ms()).await
+}
+
+fn audit(
+    actor: &str,
+    action: &str,
+    group: Option<&str>,
+    target: Option<Target>,
+    outcome: &str,
+    detail: String,
+) -> AuditEntry {
+    AuditEntry {
+        at: App::now_ms(),
+        actor: actor.to_string(),
+        action: action.to_string(),
+        group_id: group.map(str::to_string),
+        target: target.map(|t| t.as_str().to_string()),
+        outcome: outcome.to_string(),
+        detail,
+    }
+}
+
+/// Decides whether MIS work on `link` may go ahead today and counts why not.
+fn mis_gate(app: &App, year: &str, link: &Link, held: &mut HeldCounts) -> bool {
+    if app.provider(link.target).is_none() {
+        *held.entry("target not configured").or_default() += 1;
+        return false;
+    }
+    let Some(cal) = app.year(year) else {
+        *held.entry("year not configured").or_default() += 1;
+        return false;
+    };
+    let exists = link.remote_id.is_some() && link.state() != LinkState::Pending;
+    match mis_work_allowed(cal, app.today(), link.mis_linked(), exists) {
+        Ok(()) => true,
+        Err(h) => {
+            *held.entry(h.as_str()).or_default() += 1;
+            false
+        }
+    }
+}
+
+/// Enqueues the MIS work one stored group needs (its links that changed, wait for creation or
+/// for accounts), as the calendar allows; counts what it held back. `touched`: the group's data just
+/// changed. After the cutoff a change is recorded on the link (`held_changes`), never applied.
+async fn enqueue_group_work(
+    app: &App,
+    g: &Group,
+    touched: bool,
+    held: &mut HeldCounts,
+    jobs: &mut Vec<i64>,
+) -> StoreResult<u64> {
+    let mut enqueued = 0;
+    for link in app.store.links_of(&g.id).await? {
+        if !g.targets.contains(&link.target) {
+            continue;
+        }
+        let needs_work = touched
+            || matches!(link.state(), LinkState::Pending | LinkState::Failed)
+            || !link.missing_accounts.is_empty();
+        if !needs_work {
+            continue;
+        }
+        if mis_gate(app, &g.academic_year, &link, held) {
+            let (job, fresh) =
+                enqueue(app, JobKind::Reconcile, &g.id, link.target, Lane::Mis, None).await?;
+            jobs.push(job);
+            enqueued += fresh as u64;
+        } else if touched && link.mis_linked() && link.state() != LinkState::Pending {
+            // Recorded, not applied: the link says so until a later sync could apply it (never, after the cutoff).
+            app.store.note_held_changes(&g.id, link.target).await?;
+        }
+    }
+    Ok(enqueued)
+}
+
+/// Every link, by group: one read instead of one per group on bulk runs.
+async fn links_by_group(app: &App) -> StoreResult<HashMap<String, Vec<Link>>> {
+    let mut by_group: HashMap<String, Vec<Link>> = HashMap::new();
+    for link in app.store.all_links().await? {
+        by_group
+            .entry(link.group_id.clone())
+            .or_default()
+            .push(link);
+    }
+    Ok(by_group)
+}
+
+/// Jobs a bulk run decided on, enqueued together in a few transactions; `T` says what each counts as.
+struct Batch<T> {
+    jobs: Vec<NewJob>,
+    tags: Vec<T>,
+}
+
+impl<T> Default for Batch<T> {
+    fn default() -> Self {
+        Batch {
+            jobs: Vec::new(),
+            tags: Vec::new(),
+        }
+    }
+}
+
+impl<T: Copy> Batch<T> {
+    fn add(&mut self, app: &App, kind: JobKind, link: &Link, lane: Lane, by: &str, tag: T) {
+        self.jobs.push(NewJob {
+            kind,
+            group_id: link.group_id.clone(),
+            target: link.target,
+            lane,
+            requested_by: Some(by.to_string()),
+            max_attempts: app.config.worker.max_attempts,
+        });
+        self.tags.push(tag);
+    }
+
+    /// Enqueues in chunks (short write transactions); each tag with its job and whether it is new.
+    async fn enqueue(self, app: &App) -> StoreResult<Vec<(T, i64, bool)>> {
+        let mut out = Vec::with_capacity(self.jobs.len());
+        for (jobs, tags) in self.jobs.chunks(1000).zip(self.tags.chunks(1000)) {
+            let ids = app.store.enqueue_many(jobs, App::now_ms()).await?;
+            out.extend(tags.iter().zip(ids).map(|(tag, (id, new))| (*tag, id, new)));
+        }
+        Ok(out)
+    }
+}
