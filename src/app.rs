@@ -106,6 +106,34 @@ impl App {
         }))
     }
 
+    /// A process context around providers made elsewhere (a fake `Provider` in tests of the
+    /// planner and the worker); the throttle and retry policy still come from `config`.
+    pub fn with_providers(
+        config: Config,
+        today: Today,
+        store: Arc<dyn Store>,
+        teams: Option<Arc<dyn Provider>>,
+        classroom: Option<Arc<dyn Provider>>,
+    ) -> Arc<App> {
+        let throttle = Arc::new(Throttle::new(
+            config.microsoft.as_ref().map(|m| &m.limits),
+            config.google.as_ref().map(|g| &g.limits),
+        ));
+        let retry = RetryPolicy::new(
+            config.worker.retry_initial_seconds,
+            config.worker.retry_max_seconds,
+        );
+        Arc::new(App {
+            config,
+            store,
+            teams,
+            classroom,
+            throttle,
+            today,
+            retry,
+        })
+    }
+
     /// The date every calendar rule uses now.
     pub fn today(&self) -> NaiveDate {
         match self.today {

@@ -5,6 +5,11 @@
 //! (MIS-unlinked) link is touched only by its restore job.
 
 use crate::app::App;
+use crate::core::calendar::YearCalendar;
+use crate::core::domain::Target;
+use crate::remote::providers::Provider;
+use crate::store::Store;
+use chrono::NaiveDate;
 use crate::core::calendar::{HeldBack, mis_work_allowed};
 use crate::core::job::JobKind;
 use crate::core::link::{IllegalMove, Link, LinkEvent, LinkState};
@@ -51,22 +56,68 @@ pub enum JobOutcome {
     Skipped(&'static str),
 }
 
-pub async fn run(app: &App, job: &Job) -> Result<JobOutcome, JobError> {
-    let Some(mut link) = app.store.link(&job.group_id, job.target).await? else {
+/// What a job needs, and nothing more: the store, the provider of its target, the calendar and
+/// today. The worker builds it from the process's `App`; tests build it with a fake provider.
+pub struct JobEnv<'a> {
+    pub store: &'a dyn Store,
+    /// None when the job's target is not configured: the job fails permanently, saying so.
+    pub provider: Option<&'a dyn Provider>,
+    pub years: &'a [YearCalendar],
+    pub today: NaiveDate,
+    /// Now, in ms since the epoch: the roster's `last_sync`.
+    pub now_ms: i64,
+}
+
+impl<'a> JobEnv<'a> {
+    /// The environment of a job of `target` in this process, today.
+    pub fn of(app: &'a App, target: Target) -> JobEnv<'a> {
+        JobEnv {
+            store: &*app.store,
+            provider: app.provider(target).map(|p| &**p),
+            years: &app.config.years,
+            today: app.today(),
+            now_ms: App::now_ms(),
+        }
+    }
+
+    fn year(&self, name: &str) -> Option<&'a YearCalendar> {
+        let year = name.parse().ok()?;
+        self.years.iter().find(|y| y.year == year)
+    }
+
+    fn provider(&self, link: &Link) -> Result<&'a dyn Provider, JobError> {
+        self.provider.ok_or_else(|| {
+            JobError::Permanent(format!(
+                "no [{}] provider is configured",
+                match link.target {
+                    Target::Teams => "microsoft",
+                    Target::Classroom => "google",
+                }
+            ))
+        })
+    }
+}
+
+/// Runs one job against its link as it is now (re-read, never trusted from the queue).
+pub async fn run(env: &JobEnv<'_>, job: &Job) -> Result<JobOutcome, JobError> {
+    let Some(mut link) = env.store.link(&job.group_id, job.target).await? else {
         return Ok(JobOutcome::Skipped("link no longer exists"));
     };
     match job.kind {
-        JobKind::Reconcile => reconcile(app, &mut link).await,
-        JobKind::Archive => archive(app, &mut link).await,
-        JobKind::Restore => restore(app, &mut link).await,
+        JobKind::Reconcile => reconcile(env, &mut link).await,
+        JobKind::Archive => archive(env, &mut link).await,
+        JobKind::Restore => restore(env, &mut link).await,
     }
 }
 
 /// The link after a permanent failure, with the service's code and message; the worker saves it
 /// with the job's end.
-pub async fn failed_link(app: &App, job: &Job, error: &str) -> Result<Option<Link>, StoreError> {
-    Ok(app
-        .store
+pub async fn failed_link(
+    store: &dyn Store,
+    job: &Job,
+    error: &str,
+) -> Result<Option<Link>, StoreError> {
+    Ok(store
         .link(&job.group_id, job.target)
         .await?
         .map(|mut link| {
@@ -77,52 +128,33 @@ pub async fn failed_link(app: &App, job: &Job, error: &str) -> Result<Option<Lin
         }))
 }
 
-fn provider<'a>(
-    app: &'a App,
-    link: &Link,
-) -> Result<&'a std::sync::Arc<dyn crate::remote::providers::Provider>, JobError> {
-    app.provider(link.target).ok_or_else(|| {
-        JobError::Permanent(format!(
-            "no [{}] provider is configured",
-            config_table(link.target)
-        ))
-    })
-}
-
-fn config_table(t: crate::core::domain::Target) -> &'static str {
-    match t {
-        crate::core::domain::Target::Teams => "microsoft",
-        crate::core::domain::Target::Classroom => "google",
-    }
-}
-
-async fn reconcile(app: &App, link: &mut Link) -> Result<JobOutcome, JobError> {
-    let Some(stored) = app.store.group(&link.group_id).await? else {
+async fn reconcile(env: &JobEnv<'_>, link: &mut Link) -> Result<JobOutcome, JobError> {
+    let Some(stored) = env.store.group(&link.group_id).await? else {
         return Ok(JobOutcome::Skipped("group unknown"));
     };
     if stored.withdrawn {
         return Ok(JobOutcome::Skipped("group withdrawn"));
     }
     let group = stored.group;
-    let Some(cal) = app.year(&group.academic_year) else {
+    let Some(cal) = env.year(&group.academic_year) else {
         return Err(JobError::Permanent(format!(
             "no [[years]] entry for {} in the config",
             group.academic_year
         )));
     };
     let exists = link.remote_id.is_some() && link.state() != LinkState::Pending;
-    match mis_work_allowed(cal, app.today(), link.mis_linked(), exists) {
+    match mis_work_allowed(cal, env.today, link.mis_linked(), exists) {
         Ok(()) => {}
         Err(HeldBack::Cutoff) => {
             if link.managed != group.roster() && exists {
                 link.held_changes = true;
-                app.store.save_link(link).await?;
+                env.store.save_link(link).await?;
             }
             return Ok(JobOutcome::Skipped(HeldBack::Cutoff.as_str()));
         }
         Err(held) => return Ok(JobOutcome::Skipped(held.as_str())),
     }
-    let provider = provider(app, link)?;
+    let provider = env.provider(link)?;
 
     if !exists || link.state() == LinkState::Failed {
         match provider.find_or_create(&group).await? {
@@ -133,7 +165,7 @@ async fn reconcile(app: &App, link: &mut Link) -> Result<JobOutcome, JobError> {
                 link.remote_id = Some(created.remote_id);
                 link.last_error = None;
                 // Saved at once: a crash from here on resumes with the remote id known.
-                app.store.save_link(link).await?;
+                env.store.save_link(link).await?;
             }
             Creation::NeedsOwner => {
                 // Not a failure of the group: it waits for a teacher's account, retried on later runs.
@@ -143,7 +175,7 @@ async fn reconcile(app: &App, link: &mut Link) -> Result<JobOutcome, JobError> {
                     "no teacher of the group has an account yet: the {} needs an owner",
                     link.target.noun()
                 ));
-                app.store.save_link(link).await?;
+                env.store.save_link(link).await?;
                 return Ok(JobOutcome::Skipped("waiting for a teacher account"));
             }
         }
@@ -158,7 +190,7 @@ async fn reconcile(app: &App, link: &mut Link) -> Result<JobOutcome, JobError> {
     let remote = provider.roster(&remote_id).await?;
     if remote.archived {
         link.apply(LinkEvent::Archived)?;
-        app.store.save_link(link).await?;
+        env.store.save_link(link).await?;
         return Ok(JobOutcome::Skipped(
             "archived remotely: roster left as it is",
         ));
@@ -195,13 +227,13 @@ async fn reconcile(app: &App, link: &mut Link) -> Result<JobOutcome, JobError> {
     );
     link.missing_accounts = applied.missing_accounts;
     link.apply(LinkEvent::Synced)?;
-    link.last_sync = Some(App::now_ms());
+    link.last_sync = Some(env.now_ms);
     link.last_error = None;
     link.held_changes = false;
     Ok(JobOutcome::Done(link.clone()))
 }
 
-async fn archive(app: &App, link: &mut Link) -> Result<JobOutcome, JobError> {
+async fn archive(env: &JobEnv<'_>, link: &mut Link) -> Result<JobOutcome, JobError> {
     if !link.mis_linked() {
         return Ok(JobOutcome::Skipped(
             "restored (MIS-unlinked): never archived again",
@@ -213,13 +245,13 @@ async fn archive(app: &App, link: &mut Link) -> Result<JobOutcome, JobError> {
     let Some(remote_id) = link.remote_id.clone() else {
         return Ok(JobOutcome::Skipped("never created"));
     };
-    provider(app, link)?.archive(&remote_id).await?;
+    env.provider(link)?.archive(&remote_id).await?;
     link.apply(LinkEvent::Archived)?;
     link.last_error = None;
     Ok(JobOutcome::Done(link.clone()))
 }
 
-async fn restore(app: &App, link: &mut Link) -> Result<JobOutcome, JobError> {
+async fn restore(env: &JobEnv<'_>, link: &mut Link) -> Result<JobOutcome, JobError> {
     if link.state() == LinkState::Restored {
         return Ok(JobOutcome::Skipped("already restored"));
     }
@@ -228,7 +260,7 @@ async fn restore(app: &App, link: &mut Link) -> Result<JobOutcome, JobError> {
             "the link was never created: nothing to restore".into(),
         ));
     };
-    match provider(app, link)?.unarchive(&remote_id).await {
+    match env.provider(link)?.unarchive(&remote_id).await {
         Ok(()) => {}
         Err(e) if e.kind == ErrorKind::NotFound => {
             return Err(JobError::Permanent(format!(

@@ -255,7 +255,8 @@ async fn work(
                     slot: Some(JobSlot::new(slots, permit)),
                 };
                 running.spawn(job_context::scope(context, async move {
-                    let result = jobs::run(&app, &job).await;
+                    let env = jobs::JobEnv::of(&app, job.target);
+                    let result = jobs::run(&env, &job).await;
                     (job, result)
                 }));
             }
@@ -366,7 +367,7 @@ async fn settle(
             Err(e) => {
                 let error = e.to_string();
                 tracing::warn!(job = job.id, kind = job.kind.as_str(), group = %job.group_id, target = %job.target, error = %error, "job failed");
-                let link = jobs::failed_link(app, &job, &error).await?;
+                let link = jobs::failed_link(&*app.store, &job, &error).await?;
                 let mut failed = job.clone();
                 failed.last_error = Some(error.clone());
                 report.failed.push(failed);
