@@ -11,7 +11,7 @@ use crate::core::link::LinkState;
 use crate::core::restore_policy::{RestoreSubject, decide};
 use crate::core::snapshot::{ValidationContext, parse_group};
 use crate::status::GroupDocument;
-use crate::work::planner::{self, RestoreRefusal};
+use crate::work::planner::{self, GroupChange, RestoreRefusal};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -364,16 +364,16 @@ pub async fn put(
     let group =
         parse_group(&text, &id, &known_schools, &ctx).map_err(|p| ApiError::problems(&p))?;
     let done = planner::put_group(app, &group, &caller.actor(None)).await?;
-    let cutoff = crate::core::calendar::HeldBack::Cutoff.as_str();
-    let message = match (done.outcome, done.held_back.get(cutoff)) {
-        ("unchanged", _) if done.enqueued == 0 => "unchanged; nothing to do".to_string(),
+    let cutoff = planner::SkipReason::Calendar(crate::core::calendar::HeldBack::Cutoff);
+    let message = match (done.outcome, done.held_back.get(&cutoff)) {
+        (GroupChange::Unchanged, _) if done.enqueued == 0 => "unchanged; nothing to do".to_string(),
         (_, Some(_)) => format!(
             "{}; recorded but not applied: the year's MIS sync cutoff has passed",
             done.outcome
         ),
         (outcome, None) => format!("{outcome}; {} job(s) enqueued", done.enqueued),
     };
-    let status = if done.outcome == "added" {
+    let status = if done.outcome == GroupChange::Added {
         StatusCode::CREATED
     } else {
         StatusCode::OK

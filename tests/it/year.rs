@@ -1,10 +1,11 @@
 //! A whole school year for two schools, against the mocks: the behaviour CONTRACT §2–3 promises.
 
 use crate::support::{TestApp, sorted};
+use class_sync::core::calendar::HeldBack;
 use class_sync::core::domain::{Snapshot, Target};
 use class_sync::core::link::LinkState;
 use class_sync::demo::{accounts, sample_snapshot};
-use class_sync::work::planner::RestoreRefusal;
+use class_sync::work::planner::{RestoreRefusal, SkipReason};
 
 fn roster_of(snap: &Snapshot, i: usize) -> (Vec<String>, Vec<String>) {
     (
@@ -48,7 +49,11 @@ async fn a_whole_year_for_two_schools() {
     // Before new_groups_from: stored, nothing created, and the import says why.
     let (s, r) = app.import_on("2025-08-27", &snap).await;
     assert_eq!((s.added, s.enqueued), (4, 0));
-    assert_eq!(s.held_back.get("before new_groups_from"), Some(&8));
+    assert_eq!(
+        s.held_back
+            .get(&SkipReason::Calendar(HeldBack::CreationDate)),
+        Some(&8)
+    );
     assert!(r.failed.is_empty());
     assert!(
         app.mocks.teams().is_empty() && app.mocks.courses().is_empty(),
@@ -122,7 +127,10 @@ async fn a_whole_year_for_two_schools() {
     snap.groups[1].learners.clear();
     let (s, _) = app.import_on("2026-06-02", &snap).await;
     assert_eq!((s.changed, s.enqueued), (1, 0));
-    assert_eq!(s.held_back.get("after mis_sync_cutoff"), Some(&2));
+    assert_eq!(
+        s.held_back.get(&SkipReason::Calendar(HeldBack::Cutoff)),
+        Some(&2)
+    );
     assert_remote_rosters(&app, &before);
     let link = app
         .on("2026-06-02")

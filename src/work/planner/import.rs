@@ -18,11 +18,35 @@ pub struct ImportSummary {
     pub jobs: Vec<i64>,
 }
 
+/// What a push did to the stored group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupChange {
+    Added,
+    Changed,
+    Unchanged,
+}
+
+impl GroupChange {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupChange::Added => "added",
+            GroupChange::Changed => "changed",
+            GroupChange::Unchanged => "unchanged",
+        }
+    }
+}
+
+impl std::fmt::Display for GroupChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What pushing one group (the API's `PUT /v1/groups/{id}`) did.
 #[derive(Debug, Serialize)]
 pub struct PutGroupSummary {
-    /// `added`, `changed` or `unchanged`.
-    pub outcome: &'static str,
+    pub outcome: GroupChange,
     pub enqueued: u64,
     pub held_back: HeldCounts,
 }
@@ -32,16 +56,16 @@ pub struct PutGroupSummary {
 /// Unlike an import, it withdraws nothing: one group is not the full state of its school.
 pub async fn put_group(app: &App, group: &Group, actor: &str) -> StoreResult<PutGroupSummary> {
     let outcome = match app.store.put_group(group).await? {
-        Some(true) => "added",
-        Some(false) => "changed",
-        None => "unchanged",
+        Some(true) => GroupChange::Added,
+        Some(false) => GroupChange::Changed,
+        None => GroupChange::Unchanged,
     };
     let mut held_back = HeldCounts::new();
     let mut jobs = Vec::new();
     let enqueued = enqueue_group_work(
         app,
         group,
-        outcome != "unchanged",
+        outcome != GroupChange::Unchanged,
         &mut held_back,
         &mut jobs,
     )

@@ -11,7 +11,7 @@ mod restore;
 mod sync;
 
 pub use archive::{ArchiveRefusal, ArchiveSummary, archive_year};
-pub use import::{ImportSummary, PutGroupSummary, import, put_group};
+pub use import::{GroupChange, ImportSummary, PutGroupSummary, import, put_group};
 pub use nightly::{NightlySummary, nightly};
 pub use restore::{RestoreAccepted, RestoreRefusal, restore};
 pub use sync::{SyncSummary, sync};
@@ -27,8 +27,47 @@ use crate::store::{AuditEntry, ImportApplied, NewJob, StoreResult};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+/// Why the work a link needed was not enqueued, as summaries count it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SkipReason {
+    /// A calendar rule or the MIS link holds it back.
+    Calendar(HeldBack),
+    /// No `[microsoft]` / `[google]` table for the link's target.
+    TargetNotConfigured,
+    /// No `[[years]]` entry for the group's academic year.
+    YearNotConfigured,
+    /// The group is no longer in the UMP's data.
+    GroupWithdrawn,
+    /// Archived: a resync leaves an archived team or course as it is.
+    Archived,
+}
+
+impl SkipReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::Calendar(held) => held.as_str(),
+            SkipReason::TargetNotConfigured => "target not configured",
+            SkipReason::YearNotConfigured => "year not configured",
+            SkipReason::GroupWithdrawn => "group withdrawn",
+            SkipReason::Archived => "archived",
+        }
+    }
+}
+
+impl std::fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for SkipReason {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// Counts of work held back, by reason.
-pub type HeldCounts = BTreeMap<&'static str, u64>;
+pub type HeldCounts = BTreeMap<SkipReason, u64>;
 
 /// Enqueues one job now; returns its id and whether it is new (an equal one may already wait).
 async fn enqueue(
@@ -72,18 +111,18 @@ fn audit(
 /// Decides whether MIS work on `link` may go ahead today and counts why not.
 fn mis_gate(app: &App, year: &str, link: &Link, held: &mut HeldCounts) -> bool {
     if app.provider(link.target).is_none() {
-        *held.entry("target not configured").or_default() += 1;
+        *held.entry(SkipReason::TargetNotConfigured).or_default() += 1;
         return false;
     }
     let Some(cal) = app.year(year) else {
-        *held.entry("year not configured").or_default() += 1;
+        *held.entry(SkipReason::YearNotConfigured).or_default() += 1;
         return false;
     };
     let exists = link.remote_id.is_some() && link.state() != LinkState::Pending;
     match mis_work_allowed(cal, app.today(), link.mis_linked(), exists) {
         Ok(()) => true,
         Err(h) => {
-            *held.entry(h.as_str()).or_default() += 1;
+            *held.entry(SkipReason::Calendar(h)).or_default() += 1;
             false
         }
     }

@@ -34,7 +34,7 @@ pub async fn nightly(app: &App, actor: &str) -> StoreResult<NightlySummary> {
     let mut links = links_by_group(app).await?;
     for g in app.store.groups().await? {
         let Some(cal) = app.year(&g.group.academic_year) else {
-            *s.skipped.entry("year not configured").or_default() += 1;
+            *s.skipped.entry(SkipReason::YearNotConfigured).or_default() += 1;
             continue;
         };
         for link in links.remove(&g.group.id).unwrap_or_default() {
@@ -43,7 +43,9 @@ pub async fn nightly(app: &App, actor: &str) -> StoreResult<NightlySummary> {
             }
             if cal.archive_due(app.today()) {
                 if !link.mis_linked() {
-                    *s.skipped.entry(HeldBack::Unlinked.as_str()).or_default() += 1;
+                    *s.skipped
+                        .entry(SkipReason::Calendar(HeldBack::Unlinked))
+                        .or_default() += 1;
                 } else if link.remote_id.is_some() && link.state() != LinkState::Archived {
                     jobs.add(
                         app,

@@ -45,7 +45,8 @@ pub async fn sync(
             continue;
         }
         if g.withdrawn {
-            *s.skipped.entry("group withdrawn").or_default() += g.group.targets.len() as u64;
+            *s.skipped.entry(SkipReason::GroupWithdrawn).or_default() +=
+                g.group.targets.len() as u64;
             continue;
         }
         for link in app.store.links_of(&g.group.id).await? {
@@ -53,7 +54,7 @@ pub async fn sync(
                 continue;
             }
             if link.state() == LinkState::Archived && link.mis_linked() {
-                *s.skipped.entry("archived").or_default() += 1;
+                *s.skipped.entry(SkipReason::Archived).or_default() += 1;
                 continue;
             }
             if mis_gate(app, &g.group.academic_year, &link, &mut s.skipped) {
