@@ -1,8 +1,6 @@
-//! What operators see of a running process: the log subscriber and the Prometheus text of `/metrics`.
-//!
-//! Owns: log set-up (human on a terminal, JSON otherwise, `RUST_LOG` honoured) and the metric
-//! families. Must not: log or expose a secret (client secrets, keys and bearer tokens stay in
-//! `SecretString`; nothing here reads them), or decide anything.
+//! The Prometheus text of `/metrics`: queue depth by lane and kind, remote calls and 429s per
+//! bucket, bucket rates, job outcomes, restore latency, the last nightly run. Read from the store
+//! and the throttle at each scrape; nothing here decides anything or reads a secret.
 
 use crate::app::App;
 use crate::core::job::{JobKind, JobState, Lane};
@@ -12,27 +10,9 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
-use std::io::IsTerminal;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// Human logs on a terminal, JSON otherwise, to stderr; `RUST_LOG` overrides `default_filter`.
-pub fn init_logging(default_filter: &str) {
-    use tracing_subscriber::{EnvFilter, fmt, prelude::*};
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
-    let registry = tracing_subscriber::registry().with(filter);
-    if std::io::stderr().is_terminal() {
-        registry
-            .with(fmt::layer().with_writer(std::io::stderr))
-            .init();
-    } else {
-        registry
-            .with(fmt::layer().json().with_writer(std::io::stderr))
-            .init();
-    }
-}
 
 type Labels = Vec<(&'static str, String)>;
 type FloatGauge = Gauge<f64, AtomicU64>;
