@@ -11,6 +11,9 @@ pub struct ConfigError {
     pub reason: String,
 }
 
+/// Where a value is in the file: a byte range of the text, as toml's spans give it.
+pub(super) type Span = std::ops::Range<usize>;
+
 /// The file being read: what problems are placed in.
 #[derive(Clone, Copy)]
 pub(super) struct Source<'a> {
@@ -19,40 +22,31 @@ pub(super) struct Source<'a> {
 }
 
 impl Source<'_> {
-    /// A problem with the value of `key` (dotted, as the error shows it).
-    pub(super) fn error(&self, key: &str, reason: impl Into<String>) -> ConfigError {
+    /// A problem with `key` (dotted, as the error shows it) at `span`: the span of that very value
+    /// (on its key's line, as TOML wants), or of the table that lacks it.
+    pub(super) fn error(&self, key: &str, span: Span, reason: impl Into<String>) -> ConfigError {
         ConfigError {
             file: self.file.into(),
-            line: self.find_line(key),
+            line: Some(self.line(&span)),
             key: key.into(),
             reason: reason.into(),
         }
     }
 
-    /// A problem toml found itself (syntax, unknown key, wrong type, missing key), at toml's line.
+    /// A problem toml found itself (syntax, unknown key, wrong type, missing key), at toml's span.
     pub(super) fn syntax(&self, e: &toml::de::Error) -> ConfigError {
-        let text = self.text;
-        let line = e
-            .span()
-            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
         ConfigError {
             file: self.file.into(),
-            line,
+            line: e.span().map(|span| self.line(&span)),
             key: "(syntax)".into(),
             reason: e.message().to_string(),
         }
     }
 
-    /// Best-effort line of a dotted key (its last part) for semantic errors toml cannot place.
-    pub(super) fn find_line(&self, key: &str) -> Option<usize> {
-        let last = key.rsplit('.').next()?;
-        let last = last.split('[').next()?;
-        self.text
-            .lines()
-            .position(|l| {
-                let l = l.trim_start();
-                l.starts_with(last) && l[last.len()..].trim_start().starts_with('=')
-            })
-            .map(|i| i + 1)
+    /// The 1-based line `span` starts on.
+    pub(super) fn line(&self, span: &Span) -> usize {
+        let bytes = self.text.as_bytes();
+        let before = bytes.get(..span.start).unwrap_or(bytes);
+        before.iter().filter(|&&b| b == b'\n').count() + 1
     }
 }

@@ -1,14 +1,18 @@
 //! The configuration file (CONTRACT §6): parsed once, validated, and handed to the rest as typed
-//! values. This module holds the typed sections and the [`Config`] API; `raw` is the file as
-//! written, `sections` turns each section into its typed form, `error` places problems in the file,
+//! values. This module holds the typed sections and the [`Config`] API. Inside: `raw` is the file
+//! as written, every checked value kept with its span; `sections` turns each section into its typed
+//! form, with the checks of `table`; `error` is [`ConfigError`] and places a span on its line;
 //! `tokens` reads the API's token files when `serve` starts.
 //!
-//! Every problem names the file, the line where toml can tell it, and the key. Secrets are held in
-//! `SecretString` from the moment they are read so that no `Debug` or log line can show them.
+//! Every problem names the file, the line and the key: the line of that very value (a key's value
+//! starts on the key's line), of the list item at fault, or of the table that lacks a required key,
+//! even where the same key name appears in several tables or `[[years]]` entries. Secrets are held
+//! in `SecretString` from the moment they are read so that no `Debug`, log line or error shows them.
 
 mod error;
 mod raw;
 mod sections;
+mod table;
 mod tokens;
 
 pub use error::ConfigError;
@@ -20,7 +24,6 @@ use chrono::NaiveTime;
 use error::Source;
 use raw::RawConfig;
 use secrecy::SecretString;
-use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 /// The whole configuration, validated.
@@ -53,8 +56,7 @@ pub struct MicrosoftConfig {
 }
 
 /// Requests per second per documented Graph bucket (graph-teams-api.md §6).
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone, Copy)]
 pub struct MicrosoftLimits {
     pub teams_create: f64,
     pub teams_write: f64,
@@ -87,8 +89,7 @@ pub struct GoogleConfig {
 }
 
 /// Requests per minute (classroom-api.md §5).
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone, Copy)]
 pub struct GoogleLimits {
     pub per_client: f64,
     pub per_user: f64,
@@ -103,8 +104,7 @@ impl Default for GoogleLimits {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone)]
 pub struct WorkerConfig {
     /// Jobs run at once.
     pub concurrency: usize,
@@ -197,7 +197,7 @@ impl Config {
     pub fn from_toml(text: &str, file: &str, base: &Path) -> Result<Config, ConfigError> {
         let src = Source { file, text };
         let raw: RawConfig = toml::from_str(text).map_err(|e| src.syntax(&e))?;
-        sections::config(raw, &src, base)
+        sections::config(raw, src, base)
     }
 
     /// The calendar of one academic year, if configured.
@@ -230,6 +230,22 @@ mod tests {
 
     pub(super) fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::from_toml(text, "test.toml", Path::new("/etc/class-sync"))
+    }
+
+    /// Asserts that `text` is refused naming `key` at `line`, with `fragment` in the reason.
+    #[track_caller]
+    pub(super) fn check(text: &str, key: &str, line: usize, fragment: &str) -> ConfigError {
+        let e = match parse(text) {
+            Ok(_) => panic!("expected `{key}` at line {line} to be refused in:\n{text}"),
+            Err(e) => e,
+        };
+        assert_eq!(
+            (e.key.as_str(), e.line),
+            (key, Some(line)),
+            "{e}\nin:\n{text}"
+        );
+        assert!(e.reason.contains(fragment), "{e:?} lacks {fragment:?}");
+        e
     }
 
     #[test]
