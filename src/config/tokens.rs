@@ -75,7 +75,7 @@ impl ApiConfig {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Config;
+    use crate::config::Config;
     use secrecy::ExposeSecret;
 
     #[test]
