@@ -6,6 +6,7 @@
 use super::error::{ApiPath, ApiQuery, ErrorBody, JsonBody, JsonText};
 use super::{ApiError, ApiState, Caller};
 use crate::core::domain::{Target, normalise_email};
+use crate::core::job::JobState;
 use crate::core::link::LinkState;
 use crate::core::restore_policy::{RestoreSubject, decide};
 use crate::core::snapshot::{ValidationContext, parse_group};
@@ -23,8 +24,8 @@ use utoipa::{IntoParams, ToSchema};
 /// The Restore button pressed in the portal.
 #[derive(Deserialize, ToSchema)]
 pub struct RestoreRequest {
-    /// `teams` or `classroom`.
-    #[schema(example = "teams")]
+    /// `teams` or `classroom`; any other word is answered 400.
+    #[schema(value_type = Target, example = "teams")]
     pub target: String,
     /// The email of the person who pressed Restore; checked against our own data.
     #[schema(example = "jonesa12@hwbcymru.net")]
@@ -36,7 +37,7 @@ pub struct RestoreRequest {
 pub struct RestoreAnswer {
     pub job: i64,
     /// `queued` or `running` (or already `done` if the worker was quick).
-    pub state: String,
+    pub state: JobState,
     /// False when the same restore was already pending: the same job is returned.
     pub new: bool,
 }
@@ -90,11 +91,10 @@ pub async fn restore(
         .store
         .job(accepted.job)
         .await?
-        .map(|j| j.state.as_str())
-        .unwrap_or("queued");
+        .map_or(JobState::Queued, |j| j.state);
     let answer = RestoreAnswer {
         job: accepted.job,
-        state: state.to_string(),
+        state,
         new: accepted.new,
     };
     Ok((
@@ -120,8 +120,10 @@ pub struct GroupFilter {
     /// Only groups this person teaches.
     pub teacher: Option<String>,
     /// `teams` or `classroom`: only groups with a link there, and only those links.
+    #[param(value_type = Option<Target>)]
     pub target: Option<String>,
-    /// `pending`, `active`, `archived`, `restored` or `failed`: only groups with a link in it.
+    /// Only groups with a link in this state.
+    #[param(value_type = Option<LinkState>)]
     pub state: Option<String>,
 }
 
@@ -129,8 +131,7 @@ pub struct GroupFilter {
 #[derive(Serialize, ToSchema)]
 pub struct LinkView {
     pub target: Target,
-    /// `pending`, `active`, `archived`, `restored` or `failed`.
-    pub state: String,
+    pub state: LinkState,
     pub remote_id: Option<String>,
     pub mis_linked: bool,
     /// Restore may be pressed now (the viewer may restore every group they see).
@@ -243,7 +244,7 @@ pub async fn list(
             .filter(|l| target.is_none_or(|t| t == l.target))
             .map(|l| LinkView {
                 target: l.target,
-                state: l.state.as_str().to_string(),
+                state: l.state,
                 remote_id: l.remote_id.clone(),
                 mis_linked: l.mis_linked,
                 restorable: planner::restorable(l),
@@ -253,7 +254,7 @@ pub async fn list(
             continue;
         }
         if let Some(st) = state
-            && !shown.iter().any(|l| l.state == st.as_str())
+            && !shown.iter().any(|l| l.state == st)
         {
             continue;
         }

@@ -9,7 +9,7 @@ mod error;
 mod groups;
 mod operator;
 
-pub use error::{ApiError, BodyLimit, ErrorBody};
+pub use error::{ApiError, BodyLimit, ErrorBody, ErrorCode};
 
 use crate::app::App;
 use crate::config::ApiTokens;
@@ -136,8 +136,7 @@ pub fn router(state: ApiState) -> Router {
         })
         .method_not_allowed_fallback(|req: Request| async move {
             ApiError::new(
-                axum::http::StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
+                ErrorCode::MethodNotAllowed,
                 format!("{} is not allowed on {}", req.method(), req.uri().path()),
             )
         })
