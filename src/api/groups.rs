@@ -5,7 +5,7 @@
 
 use super::error::{ApiPath, ApiQuery, ErrorBody, JsonBody, JsonText};
 use super::{ApiError, ApiState, Caller};
-use crate::core::domain::{Target, normalise_email};
+use crate::core::domain::{Group, Target, normalise_email};
 use crate::core::job::JobState;
 use crate::core::link::LinkState;
 use crate::core::restore_policy::{RestoreSubject, decide};
@@ -19,7 +19,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::openapi::{RefOr, schema::Schema};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 /// The Restore button pressed in the portal.
 #[derive(Deserialize, ToSchema)]
@@ -138,18 +139,11 @@ pub struct LinkView {
     pub restorable: bool,
 }
 
-/// One group as View Groups shows it.
+/// One group as View Groups shows it: the group's own fields, then where it stands.
 #[derive(Serialize, ToSchema)]
 pub struct GroupView {
-    pub id: String,
-    pub school: String,
-    pub academic_year: String,
-    pub name: String,
-    pub year_group: Option<i64>,
-    pub subject: Option<String>,
-    pub targets: Vec<Target>,
-    pub teachers: Vec<String>,
-    pub learners: Vec<String>,
+    #[serde(flatten)]
+    pub group: Group,
     /// Absent from the school's latest snapshot; its team/course is left as it is.
     pub withdrawn: bool,
     pub links: Vec<LinkView>,
@@ -259,15 +253,7 @@ pub async fn list(
             continue;
         }
         groups.push(GroupView {
-            id: g.id,
-            school: g.school,
-            academic_year: g.academic_year,
-            name: g.name,
-            year_group: g.year_group,
-            subject: g.subject,
-            targets: g.targets,
-            teachers: g.teachers,
-            learners: g.learners,
+            group: g,
             withdrawn: stored.withdrawn,
             links: shown,
         });
@@ -299,23 +285,40 @@ pub async fn get_one(
         .ok_or_else(|| ApiError::not_found(format!("no group `{id}`")))
 }
 
-/// One group pushed by the portal (CONTRACT §4's group object).
-#[derive(Deserialize, ToSchema)]
-#[allow(dead_code)]
-pub struct GroupBody {
-    /// 1–100 of `[A-Za-z0-9._-]`; must equal the path's id (may be left out).
-    pub id: Option<String>,
-    /// A school class-sync already knows (from an import).
-    pub school: String,
-    /// `YYYY-YY`, with a `[[years]]` entry in the config.
-    pub academic_year: String,
-    pub name: String,
-    pub year_group: Option<i64>,
-    pub subject: Option<String>,
-    /// Defaults to `[import] default_targets`.
-    pub targets: Option<Vec<Target>>,
-    pub teachers: Vec<String>,
-    pub learners: Vec<String>,
+/// The body of `PUT /v1/groups/{id}`, for the OpenAPI document: CONTRACT §4's group object.
+///
+/// Its schema is the one of [`Group`], the type `parse_group` turns the body into, with what
+/// `parse_group` adds: `id` may be left out (the path names the group), and `targets` may be left
+/// out or null (then `[import] default_targets`). The body is read by `parse_group` rather than by
+/// serde so that every problem comes back at once, with its JSON pointer and line.
+pub struct GroupPush;
+
+impl PartialSchema for GroupPush {
+    fn schema() -> RefOr<Schema> {
+        let mut schema = Group::schema();
+        if let RefOr::T(Schema::Object(group)) = &mut schema {
+            group
+                .required
+                .retain(|field| field != "id" && field != "targets");
+            group
+                .properties
+                .insert("targets".into(), Option::<Vec<Target>>::schema());
+            group.description = Some(
+                "A UMP class group (CONTRACT §4). `id` (1–100 characters of `[A-Za-z0-9._-]`) may \
+                 be left out: the path's id is used, and a body's own id must equal it. `targets` \
+                 may be left out or null: then `[import] default_targets`. The school must be one \
+                 class-sync knows and the academic year one with a `[[years]]` entry."
+                    .into(),
+            );
+        }
+        schema
+    }
+}
+
+impl ToSchema for GroupPush {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        <Group as ToSchema>::schemas(schemas);
+    }
 }
 
 /// What a push stored and enqueued.
@@ -338,7 +341,7 @@ pub struct PutAnswer {
     path = "/v1/groups/{id}",
     tag = "groups",
     params(("id" = String, Path, description = "The group id")),
-    request_body = GroupBody,
+    request_body = GroupPush,
     responses(
         (status = 201, description = "A new group, stored; what it enqueued", body = PutAnswer),
         (status = 200, description = "A known group, changed or unchanged; what it enqueued", body = PutAnswer),
