@@ -64,6 +64,7 @@ fn parse_target(field: &str, value: &str) -> Result<Target, ApiError> {
         (status = 404, description = "No such group, or it has no link to that target", body = ErrorBody),
         (status = 409, description = "The link is not archived", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -269,6 +270,7 @@ pub async fn list(
     params(("id" = String, Path, description = "The group id")),
     responses(
         (status = 200, description = "The `status --json GROUP` document", body = GroupDocument),
+        (status = 400, description = "The id is not UTF-8 text", body = ErrorBody),
         (status = 401, description = "No or a wrong bearer token", body = ErrorBody),
         (status = 404, description = "No such group", body = ErrorBody),
     ),

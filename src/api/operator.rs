@@ -54,6 +54,8 @@ fn counts(c: &planner::HeldCounts) -> BTreeMap<String, u64> {
         (status = 400, description = "Malformed body or unknown target", body = ErrorBody),
         (status = 401, description = "No or a wrong bearer token", body = ErrorBody),
         (status = 403, description = "Not the operator's token", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -122,6 +124,8 @@ pub struct ArchiveAnswer {
         (status = 401, description = "No or a wrong bearer token", body = ErrorBody),
         (status = 403, description = "Not the operator's token", body = ErrorBody),
         (status = 409, description = "Before the year's archive_on, without force", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -218,6 +222,7 @@ pub struct StatusQuery {
     params(StatusQuery),
     responses(
         (status = 200, description = "The `status --json` document", body = StatusDocument),
+        (status = 400, description = "`audit` is not a whole number", body = ErrorBody),
         (status = 401, description = "No or a wrong bearer token", body = ErrorBody),
     ),
     security(("bearer" = []))
