@@ -5,7 +5,8 @@
 
 use super::error::{ApiPath, ApiQuery, ErrorBody, JsonBody, JsonText};
 use super::{ApiError, ApiState, Caller};
-use crate::core::domain::{Target, normalise_email};
+use crate::core::domain::{Group, Target, normalise_email};
+use crate::core::job::JobState;
 use crate::core::link::Link;
 use crate::core::link::LinkState;
 use crate::core::restore_policy::{RestoreSubject, decide};
@@ -18,13 +19,14 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::openapi::{RefOr, schema::Schema};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 /// The Restore button pressed in the portal.
 #[derive(Deserialize, ToSchema)]
 pub struct RestoreRequest {
-    /// `teams` or `classroom`.
-    #[schema(example = "teams")]
+    /// `teams` or `classroom`; any other word is answered 400.
+    #[schema(value_type = Target, example = "teams")]
     pub target: String,
     /// The email of the person who pressed Restore; checked against our own data.
     #[schema(example = "jonesa12@hwbcymru.net")]
@@ -36,7 +38,7 @@ pub struct RestoreRequest {
 pub struct RestoreAnswer {
     pub job: i64,
     /// `queued` or `running` (or already `done` if the worker was quick).
-    pub state: String,
+    pub state: JobState,
     /// False when the same restore was already pending: the same job is returned.
     pub new: bool,
 }
@@ -62,6 +64,7 @@ fn parse_target(field: &str, value: &str) -> Result<Target, ApiError> {
         (status = 404, description = "No such group, or it has no link to that target", body = ErrorBody),
         (status = 409, description = "The link is not archived", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -90,11 +93,10 @@ pub async fn restore(
         .store
         .job(accepted.job)
         .await?
-        .map(|j| j.state.as_str())
-        .unwrap_or("queued");
+        .map_or(JobState::Queued, |j| j.state);
     let answer = RestoreAnswer {
         job: accepted.job,
-        state: state.to_string(),
+        state,
         new: accepted.new,
     };
     Ok((
@@ -120,8 +122,10 @@ pub struct GroupFilter {
     /// Only groups this person teaches.
     pub teacher: Option<String>,
     /// `teams` or `classroom`: only groups with a link there, and only those links.
+    #[param(value_type = Option<Target>)]
     pub target: Option<String>,
-    /// `pending`, `active`, `archived`, `restored` or `failed`: only groups with a link in it.
+    /// Only groups with a link in this state.
+    #[param(value_type = Option<LinkState>)]
     pub state: Option<String>,
 }
 
@@ -129,26 +133,18 @@ pub struct GroupFilter {
 #[derive(Serialize, ToSchema)]
 pub struct LinkView {
     pub target: Target,
-    /// `pending`, `active`, `archived`, `restored` or `failed`.
-    pub state: String,
+    pub state: LinkState,
     pub remote_id: Option<String>,
     pub mis_linked: bool,
     /// Restore may be pressed now (the viewer may restore every group they see).
     pub restorable: bool,
 }
 
-/// One group as View Groups shows it.
+/// One group as View Groups shows it: the group's own fields, then where it stands.
 #[derive(Serialize, ToSchema)]
 pub struct GroupView {
-    pub id: String,
-    pub school: String,
-    pub academic_year: String,
-    pub name: String,
-    pub year_group: Option<i64>,
-    pub subject: Option<String>,
-    pub targets: Vec<Target>,
-    pub teachers: Vec<String>,
-    pub learners: Vec<String>,
+    #[serde(flatten)]
+    pub group: Group,
     /// Absent from the school's latest snapshot; its team/course is left as it is.
     pub withdrawn: bool,
     pub links: Vec<LinkView>,
@@ -243,7 +239,7 @@ pub async fn list(
             .filter(|l| target.is_none_or(|t| t == l.target))
             .map(|l| LinkView {
                 target: l.target,
-                state: l.state().as_str().to_string(),
+                state: l.state(),
                 remote_id: l.remote_id.clone(),
                 mis_linked: l.mis_linked(),
                 restorable: l.restorable(),
@@ -253,20 +249,12 @@ pub async fn list(
             continue;
         }
         if let Some(st) = state
-            && !shown.iter().any(|l| l.state == st.as_str())
+            && !shown.iter().any(|l| l.state == st)
         {
             continue;
         }
         groups.push(GroupView {
-            id: g.id,
-            school: g.school,
-            academic_year: g.academic_year,
-            name: g.name,
-            year_group: g.year_group,
-            subject: g.subject,
-            targets: g.targets,
-            teachers: g.teachers,
-            learners: g.learners,
+            group: g,
             withdrawn: stored.withdrawn,
             links: shown,
         });
@@ -282,6 +270,7 @@ pub async fn list(
     params(("id" = String, Path, description = "The group id")),
     responses(
         (status = 200, description = "The `status --json GROUP` document", body = GroupDocument),
+        (status = 400, description = "The id is not UTF-8 text", body = ErrorBody),
         (status = 401, description = "No or a wrong bearer token", body = ErrorBody),
         (status = 404, description = "No such group", body = ErrorBody),
     ),
@@ -298,23 +287,40 @@ pub async fn get_one(
         .ok_or_else(|| ApiError::not_found(format!("no group `{id}`")))
 }
 
-/// One group pushed by the portal (CONTRACT §4's group object).
-#[derive(Deserialize, ToSchema)]
-#[allow(dead_code)]
-pub struct GroupBody {
-    /// 1–100 of `[A-Za-z0-9._-]`; must equal the path's id (may be left out).
-    pub id: Option<String>,
-    /// A school class-sync already knows (from an import).
-    pub school: String,
-    /// `YYYY-YY`, with a `[[years]]` entry in the config.
-    pub academic_year: String,
-    pub name: String,
-    pub year_group: Option<i64>,
-    pub subject: Option<String>,
-    /// Defaults to `[import] default_targets`.
-    pub targets: Option<Vec<Target>>,
-    pub teachers: Vec<String>,
-    pub learners: Vec<String>,
+/// The body of `PUT /v1/groups/{id}`, for the OpenAPI document: CONTRACT §4's group object.
+///
+/// Its schema is the one of [`Group`], the type `parse_group` turns the body into, with what
+/// `parse_group` adds: `id` may be left out (the path names the group), and `targets` may be left
+/// out or null (then `[import] default_targets`). The body is read by `parse_group` rather than by
+/// serde so that every problem comes back at once, with its JSON pointer and line.
+pub struct GroupPush;
+
+impl PartialSchema for GroupPush {
+    fn schema() -> RefOr<Schema> {
+        let mut schema = Group::schema();
+        if let RefOr::T(Schema::Object(group)) = &mut schema {
+            group
+                .required
+                .retain(|field| field != "id" && field != "targets");
+            group
+                .properties
+                .insert("targets".into(), Option::<Vec<Target>>::schema());
+            group.description = Some(
+                "A UMP class group (CONTRACT §4). `id` (1–100 characters of `[A-Za-z0-9._-]`) may \
+                 be left out: the path's id is used, and a body's own id must equal it. `targets` \
+                 may be left out or null: then `[import] default_targets`. The school must be one \
+                 class-sync knows and the academic year one with a `[[years]]` entry."
+                    .into(),
+            );
+        }
+        schema
+    }
+}
+
+impl ToSchema for GroupPush {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        <Group as ToSchema>::schemas(schemas);
+    }
 }
 
 /// What a push stored and enqueued.
@@ -322,7 +328,7 @@ pub struct GroupBody {
 pub struct PutAnswer {
     pub group: String,
     /// `added`, `changed` or `unchanged`.
-    pub outcome: String,
+    pub outcome: GroupChange,
     /// Jobs enqueued for the worker.
     pub enqueued: u64,
     /// Work not done now, by reason (e.g. `after mis_sync_cutoff`: recorded, never applied).
@@ -337,7 +343,7 @@ pub struct PutAnswer {
     path = "/v1/groups/{id}",
     tag = "groups",
     params(("id" = String, Path, description = "The group id")),
-    request_body = GroupBody,
+    request_body = GroupPush,
     responses(
         (status = 201, description = "A new group, stored; what it enqueued", body = PutAnswer),
         (status = 200, description = "A known group, changed or unchanged; what it enqueued", body = PutAnswer),
@@ -380,7 +386,7 @@ pub async fn put(
     };
     let answer = PutAnswer {
         group: group.id,
-        outcome: done.outcome.to_string(),
+        outcome: done.outcome,
         enqueued: done.enqueued,
         held_back: done
             .held_back

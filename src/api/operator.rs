@@ -4,6 +4,7 @@
 use super::error::{ApiPath, ApiQuery, ErrorBody, JsonBody};
 use super::{ApiError, ApiState, Caller, Operator};
 use crate::core::domain::Target;
+use crate::core::job::{JobKind, JobState};
 use crate::status::StatusDocument;
 use crate::work::planner::{self, ArchiveRefusal};
 use axum::Json;
@@ -21,7 +22,8 @@ pub struct SyncRequest {
     pub schools: Vec<String>,
     #[serde(default)]
     pub groups: Vec<String>,
-    /// `teams`, `classroom`, or null for both.
+    /// `teams`, `classroom`, or null for both; any other word is answered 400.
+    #[schema(value_type = Option<Target>)]
     pub target: Option<String>,
     /// Who asked, for the audit log.
     pub requested_by: Option<String>,
@@ -52,6 +54,8 @@ fn counts(c: &planner::HeldCounts) -> BTreeMap<String, u64> {
         (status = 400, description = "Malformed body or unknown target", body = ErrorBody),
         (status = 401, description = "No or a wrong bearer token", body = ErrorBody),
         (status = 403, description = "Not the operator's token", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -120,6 +124,8 @@ pub struct ArchiveAnswer {
         (status = 401, description = "No or a wrong bearer token", body = ErrorBody),
         (status = 403, description = "Not the operator's token", body = ErrorBody),
         (status = 409, description = "Before the year's archive_on, without force", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -157,12 +163,10 @@ pub async fn archive(
 #[derive(Serialize, ToSchema)]
 pub struct JobView {
     pub job: i64,
-    /// `reconcile`, `archive` or `restore`.
-    pub kind: String,
+    pub kind: JobKind,
     pub group: String,
     pub target: Target,
-    /// `queued`, `running`, `done` or `failed`.
-    pub state: String,
+    pub state: JobState,
     pub attempts: u32,
     pub last_error: Option<String>,
 }
@@ -194,10 +198,10 @@ pub async fn job(
         .ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
     Ok(Json(JobView {
         job: j.id,
-        kind: j.kind.as_str().to_string(),
+        kind: j.kind,
         group: j.group_id,
         target: j.target,
-        state: j.state.as_str().to_string(),
+        state: j.state,
         attempts: j.attempts,
         last_error: j.last_error,
     }))
@@ -218,6 +222,7 @@ pub struct StatusQuery {
     params(StatusQuery),
     responses(
         (status = 200, description = "The `status --json` document", body = StatusDocument),
+        (status = 400, description = "`audit` is not a whole number", body = ErrorBody),
         (status = 401, description = "No or a wrong bearer token", body = ErrorBody),
     ),
     security(("bearer" = []))

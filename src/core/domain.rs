@@ -73,7 +73,7 @@ pub struct School {
 }
 
 /// A UMP class group: one school's class for one academic year.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Group {
     pub id: String,
     pub school: String,

@@ -6,6 +6,7 @@ mod crash;
 mod exact_requests;
 mod faults;
 mod mock_contract;
+mod openapi;
 mod quota;
 mod support;
 mod year;

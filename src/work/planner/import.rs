@@ -19,7 +19,7 @@ pub struct ImportSummary {
 }
 
 /// What a push did to the stored group.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum GroupChange {
     Added,
