@@ -6,17 +6,17 @@
 
 use crate::app::App;
 use crate::core::calendar::YearCalendar;
-use crate::core::domain::Target;
-use crate::remote::providers::Provider;
-use crate::store::Store;
-use chrono::NaiveDate;
 use crate::core::calendar::{HeldBack, mis_work_allowed};
+use crate::core::domain::Target;
 use crate::core::job::JobKind;
 use crate::core::link::{IllegalMove, Link, LinkEvent, LinkState};
 use crate::core::roster::{Role, Roster, diff};
 use crate::remote::error::{ErrorKind, ProviderError};
 use crate::remote::providers::Creation;
+use crate::remote::providers::Provider;
+use crate::store::Store;
 use crate::store::{Job, StoreError};
+use chrono::NaiveDate;
 
 /// Why a job did not complete.
 #[derive(Debug, thiserror::Error)]
