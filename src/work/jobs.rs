@@ -274,3 +274,538 @@ async fn restore(env: &JobEnv<'_>, link: &mut Link) -> Result<JobOutcome, JobErr
     link.last_error = None;
     Ok(JobOutcome::Done(link.clone()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::domain::{Group, School, Snapshot};
+    use crate::core::job::{JobState, Lane};
+    use crate::core::roster::RosterStep::{Add, Remove};
+    use crate::remote::providers::RemoteRoster;
+    use crate::work::fake_provider::{Call, FakeProvider, Op, member};
+    use std::sync::Arc;
+
+    const GROUP: &str = "6612001-2025-26-7A-Ma1";
+    const TEACHER: &str = "teacher@school.example";
+    const ANN: &str = "ann@school.example";
+    const BOB: &str = "bob@school.example";
+    const NOW_MS: i64 = 1_760_000_000_000;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn year() -> YearCalendar {
+        YearCalendar {
+            year: "2025-26".parse().unwrap(),
+            new_groups_from: d("2025-08-28"),
+            mis_sync_cutoff: d("2026-06-01"),
+            archive_on: d("2026-09-01"),
+        }
+    }
+
+    fn group(teachers: &[&str], learners: &[&str]) -> Group {
+        Group {
+            id: GROUP.into(),
+            school: "6612001".into(),
+            academic_year: "2025-26".into(),
+            name: "7A/Ma1 Mathematics".into(),
+            year_group: Some(7),
+            subject: Some("Mathematics".into()),
+            targets: vec![Target::Teams],
+            teachers: teachers.iter().map(|s| s.to_string()).collect(),
+            learners: learners.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn mis_group() -> Group {
+        group(&[TEACHER], &[ANN, BOB])
+    }
+
+    fn job(kind: JobKind) -> Job {
+        Job {
+            id: 1,
+            kind,
+            group_id: GROUP.into(),
+            target: Target::Teams,
+            lane: Lane::Mis,
+            state: JobState::Running,
+            attempts: 1,
+            max_attempts: 10,
+            last_error: None,
+            requested_by: None,
+        }
+    }
+
+    /// One group (Teams only) imported into a fresh SQLite store, a fake Teams, and a date.
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        store: Arc<dyn Store>,
+        fake: FakeProvider,
+        years: Vec<YearCalendar>,
+        today: NaiveDate,
+    }
+
+    impl Fixture {
+        /// In term time: teams may be created and MIS changes apply.
+        async fn new() -> Fixture {
+            Fixture::on("2025-10-01").await
+        }
+
+        async fn on(today: &str) -> Fixture {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("store.db").display());
+            let store = crate::store::open(&url).await.unwrap();
+            let snapshot = Snapshot {
+                schools: vec![School {
+                    id: "6612001".into(),
+                    name: "Ysgol Enghraifft".into(),
+                    admins: vec!["admin@school.example".into()],
+                }],
+                groups: vec![mis_group()],
+            };
+            store.import_snapshot(&snapshot).await.unwrap();
+            Fixture {
+                _dir: dir,
+                store,
+                fake: FakeProvider::new(Target::Teams),
+                years: vec![year()],
+                today: d(today),
+            }
+        }
+
+        fn env(&self) -> JobEnv<'_> {
+            JobEnv {
+                store: &*self.store,
+                provider: Some(&self.fake),
+                years: &self.years,
+                today: self.today,
+                now_ms: NOW_MS,
+            }
+        }
+
+        async fn run(&self, kind: JobKind) -> Result<JobOutcome, JobError> {
+            run(&self.env(), &job(kind)).await
+        }
+
+        async fn link(&self) -> Link {
+            self.store
+                .link(GROUP, Target::Teams)
+                .await
+                .unwrap()
+                .unwrap()
+        }
+
+        async fn save(&self, link: &Link) {
+            self.store.save_link(link).await.unwrap();
+        }
+
+        /// As an earlier reconcile left it: the team made, with the MIS roster, class-sync managing it.
+        async fn created(&self) -> Link {
+            let remote_id = FakeProvider::remote_id_of(GROUP);
+            let mut link = Link::new(GROUP, Target::Teams);
+            link.apply(LinkEvent::Created { archived: false }).unwrap();
+            link.remote_id = Some(remote_id.clone());
+            link.managed = mis_group().roster();
+            self.fake.put_team(
+                &remote_id,
+                RemoteRoster {
+                    members: vec![
+                        member(TEACHER, Role::Teacher),
+                        member(ANN, Role::Learner),
+                        member(BOB, Role::Learner),
+                    ],
+                    ..Default::default()
+                },
+            );
+            self.save(&link).await;
+            link
+        }
+
+        /// Archived at year end, here and remotely.
+        async fn archived(&self) -> Link {
+            let mut link = self.created().await;
+            link.apply(LinkEvent::Archived).unwrap();
+            let mut team = self.fake.team(link.remote_id.as_ref().unwrap()).unwrap();
+            team.archived = true;
+            self.fake.put_team(link.remote_id.as_ref().unwrap(), team);
+            self.save(&link).await;
+            link
+        }
+
+        /// Restored by the Restore button: active remotely, MIS-unlinked for good.
+        async fn restored(&self) -> Link {
+            let mut link = self.archived().await;
+            link.apply(LinkEvent::Restored).unwrap();
+            let mut team = self.fake.team(link.remote_id.as_ref().unwrap()).unwrap();
+            team.archived = false;
+            self.fake.put_team(link.remote_id.as_ref().unwrap(), team);
+            self.save(&link).await;
+            link
+        }
+    }
+
+    fn done(outcome: Result<JobOutcome, JobError>) -> Link {
+        match outcome {
+            Ok(JobOutcome::Done(link)) => link,
+            other => panic!("expected the job to be done, got {other:?}"),
+        }
+    }
+
+    fn skipped(outcome: Result<JobOutcome, JobError>) -> &'static str {
+        match outcome {
+            Ok(JobOutcome::Skipped(why)) => why,
+            other => panic!("expected the job to be skipped, got {other:?}"),
+        }
+    }
+
+    fn permanent(outcome: Result<JobOutcome, JobError>) -> String {
+        match outcome {
+            Err(e @ JobError::Permanent(_)) => {
+                assert!(!e.is_retryable(), "a permanent error is not retried");
+                e.to_string()
+            }
+            other => panic!("expected a permanent error, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn reconciling_a_pending_link_creates_the_team_and_adds_the_mis_roster_owners_first() {
+        let fx = Fixture::new().await;
+        let link = done(fx.run(JobKind::Reconcile).await);
+
+        let remote_id = FakeProvider::remote_id_of(GROUP);
+        assert_eq!(link.state(), LinkState::Active);
+        assert_eq!(link.remote_id.as_deref(), Some(remote_id.as_str()));
+        assert_eq!(link.managed, mis_group().roster());
+        assert_eq!(link.last_sync, Some(NOW_MS));
+        assert!(link.missing_accounts.is_empty());
+        assert_eq!(
+            fx.fake.calls(),
+            [
+                Call::FindOrCreate(GROUP.into()),
+                Call::Roster(remote_id.clone()),
+                Call::Apply(
+                    remote_id.clone(),
+                    vec![
+                        Add(Role::Teacher, TEACHER.into()),
+                        Add(Role::Learner, ANN.into()),
+                        Add(Role::Learner, BOB.into()),
+                    ]
+                ),
+            ]
+        );
+        assert_eq!(
+            fx.link().await.remote_id,
+            Some(remote_id),
+            "the remote id is saved as soon as the team exists, so a crash cannot make a second one"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_group_whose_teachers_have_no_account_waits_pending_with_nothing_applied() {
+        let fx = Fixture::new().await;
+        fx.fake.answer_creation(Creation::NeedsOwner);
+
+        assert_eq!(
+            skipped(fx.run(JobKind::Reconcile).await),
+            "waiting for a teacher account"
+        );
+        let link = fx.link().await;
+        assert_eq!(link.state(), LinkState::Pending);
+        assert_eq!(link.missing_accounts, [TEACHER]);
+        assert!(link.last_error.unwrap().contains("needs an owner"));
+        assert_eq!(fx.fake.calls(), [Call::FindOrCreate(GROUP.into())]);
+    }
+
+    #[tokio::test]
+    async fn a_team_found_archived_at_creation_is_archived_and_its_roster_left_alone() {
+        let fx = Fixture::new().await;
+        fx.fake.put_team(
+            &FakeProvider::remote_id_of(GROUP),
+            RemoteRoster {
+                archived: true,
+                ..Default::default()
+            },
+        );
+
+        assert_eq!(
+            skipped(fx.run(JobKind::Reconcile).await),
+            "archived: roster left as it is"
+        );
+        assert_eq!(fx.link().await.state(), LinkState::Archived);
+        assert_eq!(fx.fake.calls(), [Call::FindOrCreate(GROUP.into())]);
+    }
+
+    #[tokio::test]
+    async fn an_active_link_archived_remotely_becomes_archived_and_its_roster_left_alone() {
+        let fx = Fixture::new().await;
+        let link = fx.created().await;
+        let remote_id = link.remote_id.unwrap();
+        let mut team = fx.fake.team(&remote_id).unwrap();
+        team.archived = true;
+        fx.fake.put_team(&remote_id, team);
+        fx.store
+            .put_group(&group(&[TEACHER], &[ANN]))
+            .await
+            .unwrap();
+
+        assert_eq!(
+            skipped(fx.run(JobKind::Reconcile).await),
+            "archived remotely: roster left as it is"
+        );
+        assert_eq!(fx.link().await.state(), LinkState::Archived);
+        assert_eq!(fx.fake.calls(), [Call::Roster(remote_id.clone())]);
+        assert_eq!(fx.fake.team(&remote_id).unwrap().members.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn before_the_creation_date_nothing_is_created() {
+        let fx = Fixture::on("2025-08-27").await;
+        assert_eq!(
+            skipped(fx.run(JobKind::Reconcile).await),
+            "before new_groups_from"
+        );
+        assert_eq!(fx.link().await.state(), LinkState::Pending);
+        assert!(fx.fake.calls().is_empty());
+    }
+
+    #[tokio::test]
+    async fn after_the_cutoff_a_changed_roster_is_held_and_the_provider_is_not_called() {
+        let fx = Fixture::on("2026-06-02").await;
+        fx.created().await;
+        fx.store
+            .put_group(&group(&[TEACHER], &[ANN]))
+            .await
+            .unwrap();
+
+        assert_eq!(
+            skipped(fx.run(JobKind::Reconcile).await),
+            "after mis_sync_cutoff"
+        );
+        let link = fx.link().await;
+        assert!(link.held_changes);
+        assert_eq!(link.managed, mis_group().roster(), "nothing applied");
+        assert!(fx.fake.calls().is_empty());
+    }
+
+    #[tokio::test]
+    async fn after_the_cutoff_an_unchanged_roster_is_not_marked_held() {
+        let fx = Fixture::on("2026-06-02").await;
+        fx.created().await;
+
+        assert_eq!(
+            skipped(fx.run(JobKind::Reconcile).await),
+            "after mis_sync_cutoff"
+        );
+        assert!(!fx.link().await.held_changes);
+        assert!(fx.fake.calls().is_empty());
+    }
+
+    #[tokio::test]
+    async fn on_the_cutoff_day_changes_still_apply() {
+        let fx = Fixture::on("2026-06-01").await;
+        fx.created().await;
+        fx.store
+            .put_group(&group(&[TEACHER], &[ANN]))
+            .await
+            .unwrap();
+
+        let link = done(fx.run(JobKind::Reconcile).await);
+        assert_eq!(link.managed, group(&[TEACHER], &[ANN]).roster());
+        assert!(!link.held_changes);
+    }
+
+    #[tokio::test]
+    async fn a_restored_link_is_never_reconciled() {
+        let fx = Fixture::new().await;
+        fx.restored().await;
+        fx.store
+            .put_group(&group(&[TEACHER], &[ANN]))
+            .await
+            .unwrap();
+
+        assert_eq!(
+            skipped(fx.run(JobKind::Reconcile).await),
+            "restored (MIS-unlinked)"
+        );
+        assert_eq!(fx.link().await.state(), LinkState::Restored);
+        assert!(fx.fake.calls().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_restored_link_is_never_archived() {
+        let fx = Fixture::on("2026-09-01").await;
+        fx.restored().await;
+
+        assert_eq!(
+            skipped(fx.run(JobKind::Archive).await),
+            "restored (MIS-unlinked): never archived again"
+        );
+        assert_eq!(fx.link().await.state(), LinkState::Restored);
+        assert!(fx.fake.calls().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_link_granted_a_restore_is_not_archived_before_its_restore_runs() {
+        let fx = Fixture::on("2026-09-01").await;
+        let mut link = fx.archived().await;
+        assert!(link.grant_restore());
+        fx.save(&link).await;
+
+        assert!(skipped(fx.run(JobKind::Archive).await).starts_with("restored (MIS-unlinked)"));
+        assert!(fx.fake.calls().is_empty());
+    }
+
+    #[tokio::test]
+    async fn only_members_class_sync_added_are_removed() {
+        let fx = Fixture::new().await;
+        let remote_id = fx.created().await.remote_id.unwrap();
+        let mut team = fx.fake.team(&remote_id).unwrap();
+        team.members
+            .push(member("by.hand@school.example", Role::Learner));
+        team.members
+            .push(member("co.teacher@school.example", Role::Teacher));
+        fx.fake.put_team(&remote_id, team);
+        fx.store
+            .put_group(&group(&[TEACHER], &[ANN]))
+            .await
+            .unwrap();
+
+        let link = done(fx.run(JobKind::Reconcile).await);
+        assert_eq!(
+            fx.fake.calls().last(),
+            Some(&Call::Apply(
+                remote_id.clone(),
+                vec![Remove(Role::Learner, BOB.into())]
+            ))
+        );
+        let left: Vec<String> = fx
+            .fake
+            .team(&remote_id)
+            .unwrap()
+            .members
+            .into_iter()
+            .map(|m| m.email)
+            .collect();
+        assert_eq!(
+            left,
+            [
+                TEACHER,
+                ANN,
+                "by.hand@school.example",
+                "co.teacher@school.example"
+            ]
+        );
+        assert_eq!(link.managed, group(&[TEACHER], &[ANN]).roster());
+    }
+
+    #[tokio::test]
+    async fn accounts_that_do_not_exist_yet_are_recorded_and_not_managed() {
+        let fx = Fixture::new().await;
+        fx.fake.without_account(BOB);
+
+        let link = done(fx.run(JobKind::Reconcile).await);
+        assert_eq!(link.state(), LinkState::Active);
+        assert_eq!(link.missing_accounts, [BOB]);
+        assert_eq!(link.managed, group(&[TEACHER], &[ANN]).roster());
+    }
+
+    #[tokio::test]
+    async fn archiving_an_active_link_archives_the_team_and_keeps_its_members() {
+        let fx = Fixture::on("2026-09-01").await;
+        let remote_id = fx.created().await.remote_id.unwrap();
+
+        let link = done(fx.run(JobKind::Archive).await);
+        assert_eq!(link.state(), LinkState::Archived);
+        assert!(link.mis_linked());
+        assert_eq!(fx.fake.calls(), [Call::Archive(remote_id.clone())]);
+        let team = fx.fake.team(&remote_id).unwrap();
+        assert!(team.archived);
+        assert_eq!(team.members.len(), 3, "archiving never removes members");
+    }
+
+    #[tokio::test]
+    async fn a_link_never_created_is_not_archived() {
+        let fx = Fixture::on("2026-09-01").await;
+        assert_eq!(skipped(fx.run(JobKind::Archive).await), "never created");
+        assert!(fx.fake.calls().is_empty());
+    }
+
+    #[tokio::test]
+    async fn restoring_an_archived_link_unarchives_it_and_unlinks_it_from_mis() {
+        let fx = Fixture::on("2026-09-02").await;
+        let remote_id = fx.archived().await.remote_id.unwrap();
+
+        let link = done(fx.run(JobKind::Restore).await);
+        assert_eq!(link.state(), LinkState::Restored);
+        assert!(!link.mis_linked());
+        assert_eq!(fx.fake.calls(), [Call::Unarchive(remote_id.clone())]);
+        assert!(!fx.fake.team(&remote_id).unwrap().archived);
+    }
+
+    #[tokio::test]
+    async fn restoring_a_team_that_is_gone_is_a_permanent_error() {
+        let fx = Fixture::on("2026-09-02").await;
+        fx.archived().await;
+        fx.fake.fail(Op::Unarchive, ErrorKind::NotFound);
+
+        let error = permanent(fx.run(JobKind::Restore).await);
+        assert!(error.contains("no longer exists"), "{error}");
+        assert_eq!(fx.link().await.state(), LinkState::Archived);
+    }
+
+    #[tokio::test]
+    async fn a_target_with_no_provider_fails_permanently_naming_its_config_table() {
+        let fx = Fixture::new().await;
+        let env = JobEnv {
+            provider: None,
+            ..fx.env()
+        };
+        let error = permanent(run(&env, &job(JobKind::Reconcile)).await);
+        assert_eq!(error, "no [microsoft] provider is configured");
+
+        let classroom = Job {
+            target: Target::Classroom,
+            ..job(JobKind::Reconcile)
+        };
+        fx.store
+            .put_group(&Group {
+                targets: vec![Target::Teams, Target::Classroom],
+                ..mis_group()
+            })
+            .await
+            .unwrap();
+        let error = permanent(run(&env, &classroom).await);
+        assert_eq!(error, "no [google] provider is configured");
+    }
+
+    #[tokio::test]
+    async fn throttling_and_transient_faults_are_retried_and_nothing_else_is() {
+        use ErrorKind::*;
+        for (kind, retryable) in [
+            (Throttled, true),
+            (Transient, true),
+            (NotFound, false),
+            (Conflict, false),
+            (Forbidden, false),
+            (Invalid, false),
+        ] {
+            let fx = Fixture::new().await;
+            fx.fake.fail(Op::FindOrCreate, kind);
+            let error = fx.run(JobKind::Reconcile).await.unwrap_err();
+            assert_eq!(error.is_retryable(), retryable, "{kind}");
+            assert_eq!(error.is_throttling(), kind == Throttled, "{kind}");
+            assert_eq!(fx.link().await.state(), LinkState::Pending, "{kind}");
+        }
+        let store = JobError::Store(StoreError::Corrupt("x".into()));
+        assert!(store.is_retryable() && !store.is_throttling());
+        let illegal = JobError::IllegalMove(IllegalMove {
+            group_id: GROUP.into(),
+            target: Target::Teams,
+            from: LinkState::Restored,
+            event: LinkEvent::Synced,
+        });
+        assert!(!illegal.is_retryable());
+    }
+}

@@ -9,6 +9,8 @@ mod import;
 mod nightly;
 mod restore;
 mod sync;
+#[cfg(test)]
+mod tests;
 
 pub use archive::{ArchiveRefusal, ArchiveSummary, archive_year};
 pub use import::{GroupChange, ImportSummary, PutGroupSummary, import, put_group};
