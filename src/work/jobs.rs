@@ -37,6 +37,8 @@ impl JobError {
     pub fn is_retryable(&self) -> bool {
         match self {
             JobError::Provider(e) => e.kind.is_retryable(),
+            // Damaged data does not mend itself; an unreachable or busy store does.
+            JobError::Store(StoreError::Corrupt(_)) => false,
             JobError::Store(_) => true,
             JobError::Permanent(_) | JobError::IllegalMove(_) => false,
         }
@@ -136,6 +138,10 @@ async fn reconcile(env: &JobEnv<'_>, link: &mut Link) -> Result<JobOutcome, JobE
         return Ok(JobOutcome::Skipped("group withdrawn"));
     }
     let group = stored.group;
+    // A job queued before the UMP dropped this target for the group must not create or sync it.
+    if !group.targets.contains(&link.target) {
+        return Ok(JobOutcome::Skipped("target no longer listed for the group"));
+    }
     let Some(cal) = env.year(&group.academic_year) else {
         return Err(JobError::Permanent(format!(
             "no [[years]] entry for {} in the config",
@@ -265,7 +271,7 @@ async fn restore(env: &JobEnv<'_>, link: &mut Link) -> Result<JobOutcome, JobErr
         Err(e) if e.kind == ErrorKind::NotFound => {
             return Err(JobError::Permanent(format!(
                 "the {} no longer exists: {e}",
-                link.target
+                link.target.noun()
             )));
         }
         Err(e) => return Err(e.into()),
@@ -726,6 +732,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_target_the_group_no_longer_lists_is_neither_created_nor_synced() {
+        let fx = Fixture::new().await;
+        let mut moved = mis_group();
+        moved.targets = vec![Target::Classroom];
+        fx.store.put_group(&moved).await.unwrap();
+        assert_eq!(
+            skipped(fx.run(JobKind::Reconcile).await),
+            "target no longer listed for the group"
+        );
+        assert!(fx.fake.calls().is_empty());
+        assert_eq!(fx.link().await.state(), LinkState::Pending);
+    }
+
+    #[tokio::test]
     async fn a_link_never_created_is_not_archived() {
         let fx = Fixture::on("2026-09-01").await;
         assert_eq!(skipped(fx.run(JobKind::Archive).await), "never created");
@@ -798,8 +818,13 @@ mod tests {
             assert_eq!(error.is_throttling(), kind == Throttled, "{kind}");
             assert_eq!(fx.link().await.state(), LinkState::Pending, "{kind}");
         }
-        let store = JobError::Store(StoreError::Corrupt("x".into()));
-        assert!(store.is_retryable() && !store.is_throttling());
+        let busy = JobError::Store(StoreError::Database(sqlx::Error::PoolTimedOut));
+        assert!(
+            busy.is_retryable() && !busy.is_throttling(),
+            "the store may come back"
+        );
+        let damaged = JobError::Store(StoreError::Corrupt("x".into()));
+        assert!(!damaged.is_retryable(), "damaged data does not mend itself");
         let illegal = JobError::IllegalMove(IllegalMove {
             group_id: GROUP.into(),
             target: Target::Teams,

@@ -44,13 +44,12 @@ pub async fn sync(
         if !picked {
             continue;
         }
-        if g.withdrawn {
-            *s.skipped.entry(SkipReason::GroupWithdrawn).or_default() +=
-                g.group.targets.len() as u64;
-            continue;
-        }
         for link in app.store.links_of(&g.group.id).await? {
             if target.is_some_and(|t| t != link.target) || !g.group.targets.contains(&link.target) {
+                continue;
+            }
+            if g.withdrawn {
+                *s.skipped.entry(SkipReason::GroupWithdrawn).or_default() += 1;
                 continue;
             }
             if link.state() == LinkState::Archived && link.mis_linked() {
