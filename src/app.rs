@@ -55,14 +55,7 @@ impl App {
         today: Today,
         store: Arc<dyn Store>,
     ) -> anyhow::Result<Arc<App>> {
-        let throttle = Arc::new(Throttle::new(
-            config.microsoft.as_ref().map(|m| &m.limits),
-            config.google.as_ref().map(|g| &g.limits),
-        ));
-        let retry = RetryPolicy::new(
-            config.worker.retry_initial_seconds,
-            config.worker.retry_max_seconds,
-        );
+        let (throttle, retry) = pacing(&config);
         let http = reqwest::Client::builder()
             .user_agent(concat!("class-sync/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
@@ -115,14 +108,7 @@ impl App {
         teams: Option<Arc<dyn Provider>>,
         classroom: Option<Arc<dyn Provider>>,
     ) -> Arc<App> {
-        let throttle = Arc::new(Throttle::new(
-            config.microsoft.as_ref().map(|m| &m.limits),
-            config.google.as_ref().map(|g| &g.limits),
-        ));
-        let retry = RetryPolicy::new(
-            config.worker.retry_initial_seconds,
-            config.worker.retry_max_seconds,
-        );
+        let (throttle, retry) = pacing(&config);
         Arc::new(App {
             config,
             store,
@@ -175,6 +161,19 @@ impl App {
     pub fn now_ms() -> i64 {
         chrono::Utc::now().timestamp_millis()
     }
+}
+
+/// The throttle and retry policy the configuration asks for.
+fn pacing(config: &Config) -> (Arc<Throttle>, RetryPolicy) {
+    let throttle = Arc::new(Throttle::new(
+        config.microsoft.as_ref().map(|m| &m.limits),
+        config.google.as_ref().map(|g| &g.limits),
+    ));
+    let retry = RetryPolicy::new(
+        config.worker.retry_initial_seconds,
+        config.worker.retry_max_seconds,
+    );
+    (throttle, retry)
 }
 
 /// Today in Europe/London, the portal's and the schools' calendar.
