@@ -8,13 +8,20 @@
 //! buckets of the request for every caller until its `Retry-After` has passed (governor itself
 //! cannot be paused, so the gate sits in front of it).
 //!
+//! All of it reads one clock, tokio's (`now`): the limiters, the gates and the adaptive rates.
+//! In production that is the system's monotonic clock; under tokio's paused test clock the tests
+//! drive it and are exact.
+//!
 //! Architecture Invariant: no request of a bucket is sent while that bucket's gate is closed.
 
 use crate::config::{GoogleLimits, MicrosoftLimits};
 use crate::core::job::Lane;
 use crate::remote::job_context::current_lane;
 use governor::clock::Clock;
-use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DashMapStateStore;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -111,18 +118,42 @@ const FLOOR_SHARE: f64 = 0.1;
 const RECOVER_AFTER: Duration = Duration::from_secs(15);
 const RECOVER_SHARE: f64 = 0.05;
 
+/// The throttle's one clock. tokio's `Instant::now` is the system's monotonic clock
+/// (`std::time::Instant::now`) unless a test has paused tokio's time; then the throttle follows the
+/// paused clock like the `tokio::time::sleep`s it waits with, so its tests are exact.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+/// governor's clock, reading [`now`] (governor's default clock, quanta, cannot follow tokio's
+/// paused time).
+#[derive(Clone, Copy, Debug, Default)]
+struct TokioClock;
+
+impl Clock for TokioClock {
+    type Instant = Instant;
+
+    fn now(&self) -> Instant {
+        now()
+    }
+}
+
+type DirectLimiter = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Instant>>;
+type KeyedLimiter =
+    RateLimiter<String, DashMapStateStore<String>, TokioClock, NoOpMiddleware<Instant>>;
+
 enum Limiter {
-    Direct(DefaultDirectRateLimiter),
-    Keyed(DefaultKeyedRateLimiter<String>),
+    Direct(DirectLimiter),
+    Keyed(KeyedLimiter),
 }
 
 impl Limiter {
     fn new(keyed: bool, per_second: f64) -> Limiter {
         let q = quota(per_second);
         if keyed {
-            Limiter::Keyed(RateLimiter::keyed(q))
+            Limiter::Keyed(RateLimiter::dashmap_with_clock(q, TokioClock))
         } else {
-            Limiter::Direct(RateLimiter::direct(q))
+            Limiter::Direct(RateLimiter::direct_with_clock(q, TokioClock))
         }
     }
 
@@ -262,7 +293,7 @@ impl Drop for Ticket<'_> {
 
 impl Bucket {
     fn new(id: BucketId, per_second: f64) -> Bucket {
-        let now = Instant::now();
+        let now = now();
         Bucket {
             id,
             configured: per_second,
@@ -289,7 +320,7 @@ impl Bucket {
         lock(&self.gates)
             .get(key)
             .copied()
-            .filter(|until| *until > Instant::now())
+            .filter(|until| *until > now())
     }
 
     /// Waits in `lane` for a cell of this bucket (for `key`). Whoever is at the head of the queue
@@ -358,7 +389,7 @@ impl Bucket {
     /// A 429: counts a throttling episode; several in a row lower the rate.
     fn throttled(&self, window_end: Instant) {
         self.stats.throttled.fetch_add(1, Ordering::Relaxed);
-        let now = Instant::now();
+        let now = now();
         let mut a = lock(&self.adaptive);
         a.last_throttled = Some(now);
         if now < a.episode_until {
@@ -394,7 +425,7 @@ impl Bucket {
         if rate >= self.configured {
             return;
         }
-        let now = Instant::now();
+        let now = now();
         let mut a = lock(&self.adaptive);
         let quiet = a.last_throttled.is_none_or(|t| now - t >= RECOVER_AFTER);
         if quiet && now - a.last_change >= RECOVER_AFTER {
@@ -493,7 +524,7 @@ impl Throttle {
     /// The service throttled a request of `keys`: closes them for every caller for `wait` (extends,
     /// never shortens, a closure already in force) and lets the buckets adapt their rate.
     pub fn close(&self, keys: &[BucketKey], wait: Duration) {
-        let until = Instant::now() + wait;
+        let until = now() + wait;
         for k in keys {
             if let Some(b) = self.buckets.get(&k.id) {
                 {
