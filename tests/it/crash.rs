@@ -3,8 +3,9 @@
 //!
 //! Every kill counted has landed mid-run: the worker was alive when it was killed (its exit status
 //! is SIGKILL, not an exit of its own) and held jobs it had claimed (the store shows them still
-//! running after its death). The kill times come from a seeded RNG; the seed is printed and
-//! `CLASS_SYNC_CRASH_SEED` replays it.
+//! running after its death). Each kill is aimed at a random moment from a seeded RNG, or a little
+//! later if the worker holds no job yet; the seed is printed and `CLASS_SYNC_CRASH_SEED` replays
+//! the aims (the processes' own timing still varies).
 
 use crate::support::TestApp;
 use class_sync::app::App;
@@ -90,9 +91,10 @@ async fn jobs(store: &dyn Store) -> BTreeMap<i64, (JobState, u32)> {
     jobs
 }
 
-/// The jobs a worker started after `before` holds in `now`: running, and claimed since `before`
-/// (a claim counts an attempt; a running job without a new attempt belongs to a dead worker and
-/// waits out its lease). Exact while that worker is the only one: nobody else claims.
+/// The jobs a worker started after `before` holds in `now`: running with more attempts than in
+/// `before`, so claimed since (a claim adds an attempt; one given back after throttling leaves
+/// the job queued; a running job without a new attempt is a dead worker's, waiting out its
+/// lease). Exact while that worker is the only one: nobody else claims.
 fn held_since(
     before: &BTreeMap<i64, (JobState, u32)>,
     now: &BTreeMap<i64, (JobState, u32)>,
@@ -143,7 +145,8 @@ async fn work_with_kills(
             .expect("start the worker");
         let pid = i64::from(child.id());
         let started = Instant::now();
-        tokio::time::sleep(Duration::from_millis(rng.random_range(150..700))).await;
+        let aim = Duration::from_millis(rng.random_range(150..700));
+        tokio::time::sleep(aim).await;
         // Aim only at a worker seen working: alive, registered, holding jobs it claimed.
         let aimed = loop {
             if let Some(status) = child.try_wait().expect("try_wait") {
@@ -175,8 +178,9 @@ async fn work_with_kills(
             Ok(()) if status.signal() == Some(SIGKILL) && !held.is_empty() => {
                 landed += 1;
                 eprintln!(
-                    "{stage}: kill {landed} of {kills} after {} ms, {} jobs in flight",
+                    "{stage}: kill {landed} of {kills} after {} ms (aimed at {} ms), {} in flight",
                     at.as_millis(),
+                    aim.as_millis(),
                     held.len()
                 );
             }
