@@ -8,13 +8,20 @@
 //! buckets of the request for every caller until its `Retry-After` has passed (governor itself
 //! cannot be paused, so the gate sits in front of it).
 //!
+//! All of it reads one clock, tokio's (`now`): the limiters, the gates and the adaptive rates.
+//! In production that is the system's monotonic clock; under tokio's paused test clock the tests
+//! drive it and are exact.
+//!
 //! Architecture Invariant: no request of a bucket is sent while that bucket's gate is closed.
 
 use crate::config::{GoogleLimits, MicrosoftLimits};
 use crate::core::job::Lane;
 use crate::remote::job_context::current_lane;
 use governor::clock::Clock;
-use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DashMapStateStore;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -111,18 +118,42 @@ const FLOOR_SHARE: f64 = 0.1;
 const RECOVER_AFTER: Duration = Duration::from_secs(15);
 const RECOVER_SHARE: f64 = 0.05;
 
+/// The throttle's one clock. tokio's `Instant::now` is the system's monotonic clock
+/// (`std::time::Instant::now`) unless a test has paused tokio's time; then the throttle follows the
+/// paused clock like the `tokio::time::sleep`s it waits with, so its tests are exact.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+/// governor's clock, reading [`now`] (governor's default clock, quanta, cannot follow tokio's
+/// paused time).
+#[derive(Clone, Copy, Debug, Default)]
+struct TokioClock;
+
+impl Clock for TokioClock {
+    type Instant = Instant;
+
+    fn now(&self) -> Instant {
+        now()
+    }
+}
+
+type DirectLimiter = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Instant>>;
+type KeyedLimiter =
+    RateLimiter<String, DashMapStateStore<String>, TokioClock, NoOpMiddleware<Instant>>;
+
 enum Limiter {
-    Direct(DefaultDirectRateLimiter),
-    Keyed(DefaultKeyedRateLimiter<String>),
+    Direct(DirectLimiter),
+    Keyed(KeyedLimiter),
 }
 
 impl Limiter {
     fn new(keyed: bool, per_second: f64) -> Limiter {
         let q = quota(per_second);
         if keyed {
-            Limiter::Keyed(RateLimiter::keyed(q))
+            Limiter::Keyed(RateLimiter::dashmap_with_clock(q, TokioClock))
         } else {
-            Limiter::Direct(RateLimiter::direct(q))
+            Limiter::Direct(RateLimiter::direct_with_clock(q, TokioClock))
         }
     }
 
@@ -262,7 +293,7 @@ impl Drop for Ticket<'_> {
 
 impl Bucket {
     fn new(id: BucketId, per_second: f64) -> Bucket {
-        let now = Instant::now();
+        let now = now();
         Bucket {
             id,
             configured: per_second,
@@ -289,7 +320,7 @@ impl Bucket {
         lock(&self.gates)
             .get(key)
             .copied()
-            .filter(|until| *until > Instant::now())
+            .filter(|until| *until > now())
     }
 
     /// Waits in `lane` for a cell of this bucket (for `key`). Whoever is at the head of the queue
@@ -358,7 +389,7 @@ impl Bucket {
     /// A 429: counts a throttling episode; several in a row lower the rate.
     fn throttled(&self, window_end: Instant) {
         self.stats.throttled.fetch_add(1, Ordering::Relaxed);
-        let now = Instant::now();
+        let now = now();
         let mut a = lock(&self.adaptive);
         a.last_throttled = Some(now);
         if now < a.episode_until {
@@ -394,7 +425,7 @@ impl Bucket {
         if rate >= self.configured {
             return;
         }
-        let now = Instant::now();
+        let now = now();
         let mut a = lock(&self.adaptive);
         let quiet = a.last_throttled.is_none_or(|t| now - t >= RECOVER_AFTER);
         if quiet && now - a.last_change >= RECOVER_AFTER {
@@ -493,7 +524,7 @@ impl Throttle {
     /// The service throttled a request of `keys`: closes them for every caller for `wait` (extends,
     /// never shortens, a closure already in force) and lets the buckets adapt their rate.
     pub fn close(&self, keys: &[BucketKey], wait: Duration) {
-        let until = Instant::now() + wait;
+        let until = now() + wait;
         for k in keys {
             if let Some(b) = self.buckets.get(&k.id) {
                 {
@@ -543,13 +574,65 @@ pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Dura
 
 #[cfg(test)]
 mod tests {
+    //! The timing tests run on tokio's paused clock: time moves only when every task waits (or
+    //! the test advances it), so the times recorded are exact, whatever the machine's load. The
+    //! one tolerance is tokio's timer resolution: a sleep ends on the next whole millisecond.
     use super::*;
     use crate::remote::job_context::in_lane;
-    use std::time::SystemTime;
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    /// tokio's timer fires on whole milliseconds: a paced cell may come this much after its time.
+    const TIMER_RESOLUTION: Duration = Duration::from_millis(1);
+
+    /// Who was granted a cell, and when (time since the test began, on the paused clock).
+    type Grants = Arc<Mutex<Vec<(String, Duration)>>>;
+
+    /// Spawns a caller in `lane` that acquires `keys` once and records its grant.
+    fn caller(
+        t: &Arc<Throttle>,
+        lane: Lane,
+        keys: &[BucketKey],
+        name: &str,
+        grants: &Grants,
+    ) -> tokio::task::JoinHandle<()> {
+        let (t, keys, grants, name) = (t.clone(), keys.to_vec(), grants.clone(), name.to_string());
+        let began = tokio::time::Instant::now();
+        tokio::spawn(in_lane(lane, async move {
+            t.acquire(&keys).await;
+            lock(&grants).push((name, began.elapsed()));
+        }))
+    }
+
+    async fn all(tasks: Vec<tokio::task::JoinHandle<()>>) {
+        for task in tasks {
+            task.await.unwrap();
+        }
+    }
+
+    fn names(grants: &Grants) -> Vec<String> {
+        lock(grants).iter().map(|(n, _)| n.clone()).collect()
+    }
+
+    fn granted_at(grants: &Grants, name: &str) -> Duration {
+        lock(grants)
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("{name} was not granted"))
+            .1
+    }
+
+    /// The interval between two cells of a bucket paced at `per_second` (see `quota`).
+    fn paced_period(per_second: f64) -> Duration {
+        Duration::from_secs_f64(1.0 / (per_second * (1.0 - BURST_SHARE)))
+    }
+
+    fn row(t: &Throttle, name: &str) -> BucketReport {
+        t.report().into_iter().find(|r| r.name == name).unwrap()
+    }
 
     #[test]
     fn retry_after_forms() {
-        let now = SystemTime::now();
+        let now = UNIX_EPOCH + Duration::from_secs(1_750_000_000);
         assert_eq!(parse_retry_after("10", now), Some(Duration::from_secs(10)));
         assert_eq!(
             parse_retry_after(" 2.5 ", now),
@@ -557,123 +640,284 @@ mod tests {
         );
         assert_eq!(parse_retry_after("-1", now), None);
         assert_eq!(parse_retry_after("soon", now), None);
-        let later = now + Duration::from_secs(30);
-        let d = parse_retry_after(&httpdate::fmt_http_date(later), now).unwrap();
-        assert!(
-            d <= Duration::from_secs(30) && d >= Duration::from_secs(28),
-            "{d:?}"
+        let later: SystemTime = now + Duration::from_secs(30);
+        assert_eq!(
+            parse_retry_after(&httpdate::fmt_http_date(later), now),
+            Some(Duration::from_secs(30))
         );
         let past = now - Duration::from_secs(30);
         assert_eq!(
             parse_retry_after(&httpdate::fmt_http_date(past), now),
             Some(Duration::ZERO)
         );
-    }
-
-    #[tokio::test]
-    async fn a_closed_bucket_holds_every_caller() {
-        let t = Throttle::new(Some(&MicrosoftLimits::default()), None);
-        let keys = [BucketKey::of(BucketId::TeamsWrite)];
-        t.close(&keys, Duration::from_millis(300));
-        let started = Instant::now();
-        t.acquire(&keys).await;
-        assert!(started.elapsed() >= Duration::from_millis(290));
-        // Other buckets stay open.
-        let started = Instant::now();
-        t.acquire(&[BucketKey::of(BucketId::TeamsRead)]).await;
-        assert!(started.elapsed() < Duration::from_millis(200));
-    }
-
-    #[tokio::test]
-    async fn closing_never_shortens() {
-        let t = Throttle::new(Some(&MicrosoftLimits::default()), None);
-        let keys = [BucketKey::keyed(BucketId::PerTeam, "team-1")];
-        t.close(&keys, Duration::from_secs(60));
-        t.close(&keys, Duration::from_millis(1));
-        assert!(t.closed_until(&keys).unwrap() > Instant::now() + Duration::from_secs(50));
-        assert!(
-            t.closed_until(&[BucketKey::keyed(BucketId::PerTeam, "team-2")])
-                .is_none()
+        assert_eq!(
+            parse_retry_after("86400", now),
+            Some(Duration::from_secs(3600)),
+            "capped at an hour"
         );
     }
 
-    /// Ten nightly calls wait on a slow bucket; a restore call arriving after them goes next.
-    #[tokio::test]
+    /// A 429's `Retry-After` closes the bucket for every lane until it has passed; then the
+    /// waiting calls go in lane order. Another bucket stays open meanwhile.
+    #[tokio::test(start_paused = true)]
+    async fn a_closed_bucket_admits_nothing_until_its_retry_after() {
+        let t = Arc::new(Throttle::new(Some(&MicrosoftLimits::default()), None));
+        let write = [BucketKey::of(BucketId::TeamsWrite)];
+        let retry_after = Duration::from_millis(300);
+        t.close(&write, retry_after);
+        let grants = Grants::default();
+        // Least urgent first: the order of grants must come from the lanes, not from arrival.
+        let mut tasks = vec![
+            caller(&t, Lane::Nightly, &write, "nightly", &grants),
+            caller(&t, Lane::Operator, &write, "operator", &grants),
+            caller(&t, Lane::Restore, &write, "restore", &grants),
+        ];
+        tasks.push(caller(
+            &t,
+            Lane::Nightly,
+            &[BucketKey::of(BucketId::TeamsRead)],
+            "read",
+            &grants,
+        ));
+        tokio::time::sleep(retry_after - Duration::from_millis(1)).await;
+        assert_eq!(names(&grants), ["read"], "only the open bucket granted");
+        assert_eq!(granted_at(&grants, "read"), Duration::ZERO);
+        all(tasks).await;
+        assert_eq!(names(&grants), ["read", "restore", "operator", "nightly"]);
+        let first = granted_at(&grants, "restore");
+        assert!(
+            first >= retry_after && first <= retry_after + TIMER_RESOLUTION,
+            "the first call went {first:?} after the 429, its Retry-After was {retry_after:?}"
+        );
+        // Then paced at the bucket's rate.
+        let period = paced_period(MicrosoftLimits::default().teams_write);
+        let gap = granted_at(&grants, "operator") - first;
+        assert!(gap >= period && gap <= period + TIMER_RESOLUTION, "{gap:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn closing_never_shortens() {
+        let t = Throttle::new(Some(&MicrosoftLimits::default()), None);
+        let keys = [BucketKey::keyed(BucketId::PerTeam, "team-1")];
+        let until = now() + Duration::from_secs(60);
+        t.close(&keys, Duration::from_secs(60));
+        t.close(&keys, Duration::from_millis(1));
+        assert_eq!(t.closed_until(&keys), Some(until));
+        let other = [BucketKey::keyed(BucketId::PerTeam, "team-2")];
+        assert_eq!(t.closed_until(&other), None, "only that team's key");
+        tokio::time::advance(Duration::from_secs(60) - Duration::from_millis(1)).await;
+        assert_eq!(t.closed_until(&keys), Some(until), "still closed");
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert_eq!(t.closed_until(&keys), None, "open once its time has passed");
+    }
+
+    /// Ten nightly calls wait on a slow bucket; a restore call arriving after them takes the next
+    /// cell, and the nightly calls then go in their order.
+    #[tokio::test(start_paused = true)]
     async fn a_restore_call_overtakes_waiting_nightly_calls() {
         let limits = MicrosoftLimits {
             teams_write: 5.0,
             ..MicrosoftLimits::default()
         };
         let t = Arc::new(Throttle::new(Some(&limits), None));
-        let keys = vec![BucketKey::of(BucketId::TeamsWrite)];
-        let order = Arc::new(Mutex::new(Vec::new()));
+        let keys = [BucketKey::of(BucketId::TeamsWrite)];
+        let grants = Grants::default();
         let mut tasks = Vec::new();
         for i in 0..10 {
-            let (t, keys, order) = (t.clone(), keys.clone(), order.clone());
-            tasks.push(tokio::spawn(in_lane(Lane::Nightly, async move {
-                t.acquire(&keys).await;
-                lock(&order).push(format!("nightly-{i}"));
-            })));
+            tasks.push(caller(
+                &t,
+                Lane::Nightly,
+                &keys,
+                &format!("nightly-{i}"),
+                &grants,
+            ));
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
-        let (t2, keys2, order2) = (t.clone(), keys.clone(), order.clone());
-        tasks.push(tokio::spawn(in_lane(Lane::Restore, async move {
-            t2.acquire(&keys2).await;
-            lock(&order2).push("restore".to_string());
-        })));
-        for task in tasks {
-            task.await.unwrap();
+        let arrived = Duration::from_millis(70);
+        tasks.push(caller(&t, Lane::Restore, &keys, "restore", &grants));
+        all(tasks).await;
+        // nightly-0 took the burst cell at once; the restore took the next one.
+        let period = paced_period(limits.teams_write);
+        assert_eq!(names(&grants)[..2], ["nightly-0", "restore"]);
+        let restored = granted_at(&grants, "restore");
+        assert!(
+            restored > arrived && restored <= period + TIMER_RESOLUTION,
+            "{restored:?}"
+        );
+        let nightly: Vec<String> = (0..10).map(|i| format!("nightly-{i}")).collect();
+        let got: Vec<String> = names(&grants)
+            .into_iter()
+            .filter(|n| n.starts_with("nightly"))
+            .collect();
+        assert_eq!(got, nightly, "nightly calls in their order");
+    }
+
+    /// However many restore calls keep arriving, every 8th cell goes to the oldest waiter.
+    #[tokio::test(start_paused = true)]
+    async fn every_eighth_cell_goes_to_the_oldest_waiter() {
+        let limits = MicrosoftLimits {
+            teams_write: 5.0,
+            ..MicrosoftLimits::default()
+        };
+        let t = Arc::new(Throttle::new(Some(&limits), None));
+        let keys = [BucketKey::of(BucketId::TeamsWrite)];
+        // The burst cell goes first, so every call below waits in the queue.
+        in_lane(Lane::Restore, t.acquire(&keys)).await;
+        let grants = Grants::default();
+        let mut tasks = vec![caller(&t, Lane::Nightly, &keys, "nightly", &grants)];
+        for i in 0..12 {
+            tasks.push(caller(
+                &t,
+                Lane::Restore,
+                &keys,
+                &format!("restore-{i}"),
+                &grants,
+            ));
         }
-        let order = lock(&order).clone();
-        let at = order.iter().position(|o| o == "restore").unwrap();
-        // At 5/s, about one nightly call was granted in the first 70 ms; the restore is next or
-        // one after (a fairness turn), never behind the queue.
-        assert!(at <= 3, "restore went {at}th: {order:?}");
-        // Nightly calls still all went, in their order.
-        let nightly: Vec<_> = order.iter().filter(|o| o.starts_with("nightly")).collect();
-        let mut sorted = nightly.clone();
-        sorted.sort_by_key(|s| s[8..].parse::<u32>().unwrap());
-        assert_eq!(nightly, sorted);
+        all(tasks).await;
+        let at = names(&grants).iter().position(|n| n == "nightly").unwrap();
+        assert_eq!(at as u64, FAIR_EVERY - 1, "{:?}", names(&grants));
     }
 
-    /// Owners added to one team: 4 a minute (documented), so the second waits ~15 s; another team does not.
-    #[tokio::test]
+    /// Owners added to one team: 4 a minute (documented), so the second waits 15 s; another team
+    /// does not wait.
+    #[tokio::test(start_paused = true)]
     async fn owner_adds_are_paced_per_team_per_minute() {
-        let t = Throttle::new(Some(&MicrosoftLimits::default()), None);
+        let t = Arc::new(Throttle::new(Some(&MicrosoftLimits::default()), None));
         let on = |team: &str| [BucketKey::keyed(BucketId::TeamMemberAdds, team)];
-        t.acquire(&on("team-1")).await;
-        let wait = Duration::from_millis(500);
-        let (same, other) = (on("team-1"), on("team-2"));
-        let second = tokio::time::timeout(wait, t.acquire(&same)).await;
-        assert!(second.is_err(), "a second add on the same team waits");
-        let elsewhere = tokio::time::timeout(wait, t.acquire(&other)).await;
-        assert!(elsewhere.is_ok(), "another team does not");
+        let grants = Grants::default();
+        let tasks = vec![
+            caller(&t, Lane::Mis, &on("team-1"), "team-1 first", &grants),
+            caller(&t, Lane::Mis, &on("team-1"), "team-1 second", &grants),
+            caller(&t, Lane::Mis, &on("team-2"), "team-2 first", &grants),
+        ];
+        all(tasks).await;
+        assert_eq!(granted_at(&grants, "team-1 first"), Duration::ZERO);
+        assert_eq!(granted_at(&grants, "team-2 first"), Duration::ZERO);
+        let period = paced_period(MicrosoftLimits::default().team_member_adds_per_minute / 60.0);
+        let second = granted_at(&grants, "team-1 second");
+        assert!(
+            second >= period && second <= period + TIMER_RESOLUTION,
+            "{second:?}, paced at {period:?}"
+        );
     }
 
-    #[tokio::test]
-    async fn repeated_throttling_lowers_the_rate_and_a_single_one_does_not() {
+    /// Callers in a hurry get cells at the bucket's rate: never more than the quota in any second,
+    /// and no slower than pacing (plus the timer's resolution) allows.
+    #[tokio::test(start_paused = true)]
+    async fn a_busy_bucket_runs_at_its_rate_and_never_above_it() {
+        let limits = MicrosoftLimits::default();
+        let t = Arc::new(Throttle::new(Some(&limits), None));
+        let keys = [BucketKey::of(BucketId::TeamsWrite)];
+        let grants = Grants::default();
+        let lanes = [Lane::Nightly, Lane::Mis, Lane::Operator, Lane::Restore];
+        let tasks = (0..120)
+            .map(|i| caller(&t, lanes[i % 4], &keys, &format!("call-{i}"), &grants))
+            .collect();
+        all(tasks).await;
+        let times: Vec<Duration> = lock(&grants).iter().map(|(_, at)| *at).collect();
+        assert_eq!(times.len(), 120);
+        for (i, start) in times.iter().enumerate() {
+            let in_window = times[i..]
+                .iter()
+                .take_while(|at| **at < *start + Duration::from_secs(1))
+                .count();
+            assert!(
+                in_window as f64 <= limits.teams_write,
+                "{in_window} calls in the second from {start:?}"
+            );
+        }
+        let period = paced_period(limits.teams_write);
+        let mean = (times[times.len() - 1] - times[0]) / (times.len() as u32 - 1);
+        assert!(
+            mean >= period && mean <= period + TIMER_RESOLUTION,
+            "one call every {mean:?}, paced at {period:?}"
+        );
+    }
+
+    /// One throttling episode (many 429s of calls in flight together) leaves the rate alone;
+    /// three lower it, and the calls then go at the lower rate. Quiet for `RECOVER_AFTER`, it
+    /// climbs back step by step, never above the configured rate; a 429 meanwhile holds it.
+    #[tokio::test(start_paused = true)]
+    async fn repeated_throttling_lowers_the_rate_and_quiet_brings_it_back() {
+        let t = Arc::new(Throttle::new(None, Some(&GoogleLimits::default())));
+        let keys = [BucketKey::of(BucketId::ClassroomClient)];
+        let client = |t: &Throttle| row(t, "google.per_client");
+        let configured = GoogleLimits::default().per_client / 60.0;
+        let retry_after = Duration::from_millis(20);
+        for _ in 0..5 {
+            t.close(&keys, retry_after);
+        }
+        assert_eq!(client(&t).current, configured, "one episode");
+        assert_eq!(client(&t).throttled, 5);
+        // Two more episodes, each after the previous one's window.
+        for _ in 0..2 {
+            tokio::time::advance(Duration::from_millis(30)).await;
+            t.close(&keys, retry_after);
+        }
+        let lowered = configured * LOWER_BY;
+        assert_eq!(client(&t).current, lowered);
+
+        // The calls go at the lowered rate.
+        tokio::time::advance(retry_after).await;
+        let grants = Grants::default();
+        let tasks = (0..40)
+            .map(|i| caller(&t, Lane::Nightly, &keys, &format!("call-{i}"), &grants))
+            .collect();
+        all(tasks).await;
+        let times: Vec<Duration> = lock(&grants).iter().map(|(_, at)| *at).collect();
+        let mean = (times[times.len() - 1] - times[0]) / (times.len() as u32 - 1);
+        let period = paced_period(lowered);
+        assert!(
+            mean >= period && mean <= period + TIMER_RESOLUTION,
+            "one call every {mean:?}, paced at {period:?}"
+        );
+
+        // Quiet: one step back per `RECOVER_AFTER`, taken by the next call.
+        let step = configured * RECOVER_SHARE;
+        tokio::time::advance(RECOVER_AFTER).await;
+        t.acquire(&keys).await;
+        assert_eq!(client(&t).current, lowered + step);
+        t.acquire(&keys).await;
+        assert_eq!(
+            client(&t).current,
+            lowered + step,
+            "one step per quiet period"
+        );
+        // A 429 holds the rate where it is until a whole quiet period has passed since it.
+        tokio::time::advance(RECOVER_AFTER / 3).await;
+        t.close(&keys, retry_after);
+        tokio::time::advance(RECOVER_AFTER * 2 / 3).await;
+        t.acquire(&keys).await;
+        assert_eq!(
+            client(&t).current,
+            lowered + step,
+            "not so soon after a 429"
+        );
+        tokio::time::advance(RECOVER_AFTER / 3).await;
+        t.acquire(&keys).await;
+        assert_eq!(client(&t).current, lowered + 2.0 * step);
+        for _ in 0..10 {
+            tokio::time::advance(RECOVER_AFTER).await;
+            t.acquire(&keys).await;
+        }
+        assert_eq!(client(&t).current, configured, "back up, and no further");
+    }
+
+    /// However often the service throttles, the rate stays at or above its floor.
+    #[tokio::test(start_paused = true)]
+    async fn lowering_stops_at_the_floor() {
         let t = Throttle::new(None, Some(&GoogleLimits::default()));
         let keys = [BucketKey::of(BucketId::ClassroomClient)];
-        let configured = 3000.0 / 60.0;
-        // One episode: many 429s of requests that were in flight together.
-        for _ in 0..5 {
+        let configured = GoogleLimits::default().per_client / 60.0;
+        for _ in 0..60 {
             t.close(&keys, Duration::from_millis(20));
+            tokio::time::advance(Duration::from_millis(30)).await;
         }
-        let client = |t: &Throttle| {
-            t.report()
-                .into_iter()
-                .find(|r| r.name == "google.per_client")
-                .unwrap()
-        };
-        assert_eq!(client(&t).current, configured);
-        assert_eq!(client(&t).throttled, 5);
-        // Two more episodes, each after the previous window ended.
-        for _ in 0..2 {
-            tokio::time::sleep(Duration::from_millis(30)).await;
-            t.close(&keys, Duration::from_millis(20));
-        }
-        let lowered = client(&t).current;
-        assert!((lowered - configured * LOWER_BY).abs() < 1e-9, "{lowered}");
+        assert_eq!(
+            row(&t, "google.per_client").current,
+            configured * FLOOR_SHARE
+        );
     }
 }

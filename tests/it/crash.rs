@@ -1,17 +1,36 @@
 //! `kill -9` of the worker process at random moments, then a restart: all work completes, with no
 //! duplicate team or course and no lost restore.
+//!
+//! Every kill counted has landed mid-run: the worker was alive when it was killed (its exit status
+//! is SIGKILL, not an exit of its own) and held jobs it had claimed (the store shows them still
+//! running after its death). Each kill is aimed at a random moment from a seeded RNG, or a little
+//! later if the worker holds no job yet; the seed is printed and `CLASS_SYNC_CRASH_SEED` replays
+//! the aims (the processes' own timing still varies).
 
 use crate::support::TestApp;
+use class_sync::app::App;
 use class_sync::core::domain::{Group, School, Snapshot, Target};
+use class_sync::core::job::JobState;
 use class_sync::core::link::LinkState;
+use class_sync::store::Store;
 use class_sync::work::planner;
 use class_sync_mocks::{MockOptions, Quotas};
-use rand::Rng;
-use std::time::Duration;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::collections::BTreeMap;
+use std::os::unix::process::ExitStatusExt;
+use std::time::{Duration, Instant};
 
 const GROUPS: usize = 24;
 const IN_YEAR: &str = "2025-09-10";
 const YEAR_END: &str = class_sync::demo::ARCHIVE_ON;
+/// Replays the kill times of an earlier run (its seed is printed at the start).
+const SEED_VAR: &str = "CLASS_SYNC_CRASH_SEED";
+/// Kills that did not land mid-run (the worker had exited, or held no job) before the test fails.
+const MISSES_ALLOWED: usize = 8;
+/// How often the test looks whether a worker it is about to kill holds jobs.
+const POLL: Duration = Duration::from_millis(20);
+const SIGKILL: i32 = 9;
 
 fn snapshot() -> Snapshot {
     Snapshot {
@@ -38,10 +57,81 @@ fn snapshot() -> Snapshot {
     }
 }
 
-/// Starts `work --until-idle`, kills it with SIGKILL after a random moment, `kills` times.
-async fn work_with_kills(app: &TestApp, day: &str, kills: usize) {
-    let mut rng = rand::rng();
-    for _ in 0..kills {
+/// The RNG of the kill times, from `CLASS_SYNC_CRASH_SEED` or a fresh seed, printed either way.
+fn kill_times() -> StdRng {
+    let seed = match std::env::var(SEED_VAR) {
+        Ok(s) => s
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{SEED_VAR}={s:?} is not a u64")),
+        Err(_) => rand::rng().random(),
+    };
+    eprintln!("crash test seed: {seed} (replay with {SEED_VAR}={seed})");
+    StdRng::seed_from_u64(seed)
+}
+
+/// Every job in the store: id → (state, attempts), read through the store one job at a time.
+async fn jobs(store: &dyn Store) -> BTreeMap<i64, (JobState, u32)> {
+    let total: u64 = store
+        .job_counts()
+        .await
+        .expect("job counts")
+        .iter()
+        .map(|(_, _, n)| n)
+        .sum();
+    let mut jobs = BTreeMap::new();
+    let mut id = 1;
+    while (jobs.len() as u64) < total {
+        assert!(id <= 100_000, "only {} of {total} jobs found", jobs.len());
+        if let Some(j) = store.job(id).await.expect("job") {
+            jobs.insert(id, (j.state, j.attempts));
+        }
+        id += 1;
+    }
+    jobs
+}
+
+/// The jobs a worker started after `before` holds in `now`: running with more attempts than in
+/// `before`, so claimed since (a claim adds an attempt; one given back after throttling leaves
+/// the job queued; a running job without a new attempt is a dead worker's, waiting out its
+/// lease). Exact while that worker is the only one: nobody else claims.
+fn held_since(
+    before: &BTreeMap<i64, (JobState, u32)>,
+    now: &BTreeMap<i64, (JobState, u32)>,
+) -> Vec<i64> {
+    now.iter()
+        .filter(|(id, (state, attempts))| {
+            *state == JobState::Running && *attempts > before.get(*id).map_or(0, |b| b.1)
+        })
+        .map(|(id, _)| *id)
+        .collect()
+}
+
+/// Starts `work --until-idle` and SIGKILLs it at a random moment once it holds jobs, until `kills`
+/// kills have landed mid-run. A kill that did not (the worker had finished, or had not claimed a
+/// job yet) is not counted and is tried again with a new worker; too many such misses, or a queue
+/// with nothing left to interrupt, fail the test.
+async fn work_with_kills(
+    app: &TestApp,
+    store: &dyn Store,
+    rng: &mut StdRng,
+    day: &str,
+    stage: &str,
+    kills: usize,
+) {
+    let mut landed = 0;
+    let mut misses = Vec::new();
+    while landed < kills {
+        let before = jobs(store).await;
+        let pending = before
+            .values()
+            .filter(|(s, _)| matches!(s, JobState::Queued | JobState::Running))
+            .count();
+        assert!(
+            pending > 0,
+            "{stage}: the queue is empty before kill {} of {kills} could land (misses: {misses:?})",
+            landed + 1
+        );
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_class-sync"))
             .arg("--config")
             .arg(app.config_path())
@@ -53,9 +143,58 @@ async fn work_with_kills(app: &TestApp, day: &str, kills: usize) {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("start the worker");
-        tokio::time::sleep(Duration::from_millis(rng.random_range(150..700))).await;
+        let pid = i64::from(child.id());
+        let started = Instant::now();
+        let aim = Duration::from_millis(rng.random_range(150..700));
+        tokio::time::sleep(aim).await;
+        // Aim only at a worker seen working: alive, registered, holding jobs it claimed.
+        let aimed = loop {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                break Err(format!(
+                    "the worker exited on its own ({status}) after {} ms",
+                    started.elapsed().as_millis()
+                ));
+            }
+            let registered = store
+                .live_workers(App::now_ms() - 1_000)
+                .await
+                .expect("live workers")
+                .iter()
+                .any(|w| w.pid == pid);
+            if registered && !held_since(&before, &jobs(store).await).is_empty() {
+                break Ok(());
+            }
+            if started.elapsed() > Duration::from_secs(10) {
+                break Err("the worker held no job within 10 s".to_string());
+            }
+            tokio::time::sleep(POLL).await;
+        };
+        let at = started.elapsed();
         child.kill().expect("SIGKILL"); // std's kill() is SIGKILL on Unix
-        child.wait().expect("reap");
+        let status = child.wait().expect("reap");
+        // Nobody works now: what is still running with a new attempt, the dead worker held.
+        let held = held_since(&before, &jobs(store).await);
+        match aimed {
+            Ok(()) if status.signal() == Some(SIGKILL) && !held.is_empty() => {
+                landed += 1;
+                eprintln!(
+                    "{stage}: kill {landed} of {kills} after {} ms (aimed at {} ms), {} in flight",
+                    at.as_millis(),
+                    aim.as_millis(),
+                    held.len()
+                );
+            }
+            Ok(()) => misses.push(format!(
+                "after {} ms the worker ended with {status} holding {} jobs",
+                at.as_millis(),
+                held.len()
+            )),
+            Err(why) => misses.push(why),
+        }
+        assert!(
+            misses.len() <= MISSES_ALLOWED,
+            "{stage}: kills keep missing the run: {misses:?}"
+        );
     }
 }
 
@@ -72,6 +211,7 @@ fn finish(app: &TestApp, day: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workers_killed_at_random_lose_and_duplicate_nothing() {
+    let mut rng = kill_times();
     let quotas = Quotas {
         teams_create_per_sec: 10,
         teams_write_per_sec: 30,
@@ -110,9 +250,11 @@ async fn workers_killed_at_random_lose_and_duplicate_nothing() {
     .unwrap();
     let out = app.bin(IN_YEAR, &["import", file.to_str().unwrap(), "--no-wait"]);
     assert_eq!(out.status.code(), Some(0));
+    // This process only reads the store and presses Restore; the workers are child processes.
+    let store = app.on(YEAR_END).await;
 
     // Creation, killed four times, then finished.
-    work_with_kills(&app, IN_YEAR, 4).await;
+    work_with_kills(&app, store.store.as_ref(), &mut rng, IN_YEAR, "creation", 4).await;
     finish(&app, IN_YEAR);
     for g in &snap.groups {
         let teams: Vec<_> = app
@@ -139,10 +281,10 @@ async fn workers_killed_at_random_lose_and_duplicate_nothing() {
     // Year end: the archive storm, killed four times, with Restore pressed between the kills.
     let out = app.bin(YEAR_END, &["nightly", "--no-wait"]);
     assert_eq!(out.status.code(), Some(0));
-    let store = app.on(YEAR_END).await;
     let mut restored = Vec::new();
     for round in 0..4 {
-        work_with_kills(&app, YEAR_END, 1).await;
+        let stage = format!("archive storm, round {}", round + 1);
+        work_with_kills(&app, store.store.as_ref(), &mut rng, YEAR_END, &stage, 1).await;
         // The teacher of the first archived link not yet restored presses Restore.
         for g in &snap.groups {
             let target = if round % 2 == 0 {
