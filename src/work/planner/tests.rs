@@ -1,5 +1,8 @@
 //! The planner's decisions: what each action enqueues, holds back, refuses and records, on a real
 //! SQLite store with fake providers for both targets (no provider is ever called from here).
+//!
+//! Over 500 lines on purpose: one fixture shared by every action's tests; split by action, each
+//! file would repeat it or reach into a sibling for it.
 
 use super::*;
 use crate::app::Today;

@@ -12,435 +12,29 @@
 //! In production that is the system's monotonic clock; under tokio's paused test clock the tests
 //! drive it and are exact.
 //!
+//! Files: `buckets` (the documented buckets and keys), `pacing` (governor limiters on the one
+//! clock), `queue` (waiters in lane order), `bucket` (one bucket: limiter, queues, gates, adaptive
+//! rate), `retry_after` (the header), and here the `Throttle` every call goes through.
+//!
 //! Architecture Invariant: no request of a bucket is sent while that bucket's gate is closed.
 
+mod bucket;
+mod buckets;
+mod pacing;
+mod queue;
+mod retry_after;
+
+pub use bucket::BucketStats;
+pub use buckets::{BucketId, BucketKey};
+pub use retry_after::parse_retry_after;
+
 use crate::config::{GoogleLimits, MicrosoftLimits};
-use crate::core::job::Lane;
 use crate::remote::job_context::current_lane;
-use governor::clock::Clock;
-use governor::middleware::NoOpMiddleware;
-use governor::state::keyed::DashMapStateStore;
-use governor::state::{InMemoryState, NotKeyed};
-use governor::{Quota, RateLimiter};
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use bucket::{Bucket, lock};
+use pacing::now;
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
-
-/// The documented buckets (graph-teams-api.md §6, classroom-api.md §5).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum BucketId {
-    TeamsCreate,
-    TeamsWrite,
-    TeamsRead,
-    /// Keyed by team id: 4 requests per second on any one team.
-    PerTeam,
-    /// Keyed by team id: `POST /teams/{id}/members`, 4 per minute on one team.
-    TeamMemberAdds,
-    Education,
-    /// Classroom, per client (project).
-    ClassroomClient,
-    /// Classroom, keyed by impersonated user.
-    ClassroomUser,
-}
-
-impl BucketId {
-    pub const ALL: [BucketId; 8] = [
-        BucketId::TeamsCreate,
-        BucketId::TeamsWrite,
-        BucketId::TeamsRead,
-        BucketId::PerTeam,
-        BucketId::TeamMemberAdds,
-        BucketId::Education,
-        BucketId::ClassroomClient,
-        BucketId::ClassroomUser,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            BucketId::TeamsCreate => "microsoft.teams_create",
-            BucketId::TeamsWrite => "microsoft.teams_write",
-            BucketId::TeamsRead => "microsoft.teams_read",
-            BucketId::PerTeam => "microsoft.per_team",
-            BucketId::TeamMemberAdds => "microsoft.team_member_adds",
-            BucketId::Education => "microsoft.education",
-            BucketId::ClassroomClient => "google.per_client",
-            BucketId::ClassroomUser => "google.per_user",
-        }
-    }
-
-    fn keyed(self) -> bool {
-        matches!(
-            self,
-            BucketId::PerTeam | BucketId::TeamMemberAdds | BucketId::ClassroomUser
-        )
-    }
-}
-
-/// One bucket a request spends: the bucket and, for keyed ones, the key (team id, user).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct BucketKey {
-    pub id: BucketId,
-    pub key: Option<String>,
-}
-
-impl BucketKey {
-    pub fn of(id: BucketId) -> Self {
-        BucketKey { id, key: None }
-    }
-
-    pub fn keyed(id: BucketId, key: impl Into<String>) -> Self {
-        BucketKey {
-            id,
-            key: Some(key.into()),
-        }
-    }
-
-    fn key_str(&self) -> &str {
-        self.key.as_deref().unwrap_or("")
-    }
-}
-
-/// Every this many cells of a queue, the oldest waiter goes first whatever its lane (no starvation).
-const FAIR_EVERY: u64 = 8;
-/// Pacing leaves this share of the quota as burst room (about 20 ms of requests), so timer lag can
-/// be caught up without ever exceeding the quota within any window.
-const BURST_SHARE: f64 = 0.02;
-/// Throttling episodes within this time that make the rate go down.
-const EPISODES_TO_LOWER: usize = 3;
-const EPISODE_WINDOW: Duration = Duration::from_secs(30);
-/// Lowering multiplies the rate by this; never below `FLOOR_SHARE` of the configured rate.
-const LOWER_BY: f64 = 0.75;
-const FLOOR_SHARE: f64 = 0.1;
-/// Recovery: after this long without a 429, the rate climbs back by `RECOVER_SHARE` of the configured rate.
-const RECOVER_AFTER: Duration = Duration::from_secs(15);
-const RECOVER_SHARE: f64 = 0.05;
-
-/// The throttle's one clock. tokio's `Instant::now` is the system's monotonic clock
-/// (`std::time::Instant::now`) unless a test has paused tokio's time; then the throttle follows the
-/// paused clock like the `tokio::time::sleep`s it waits with, so its tests are exact.
-fn now() -> Instant {
-    tokio::time::Instant::now().into_std()
-}
-
-/// governor's clock, reading [`now`] (governor's default clock, quanta, cannot follow tokio's
-/// paused time).
-#[derive(Clone, Copy, Debug, Default)]
-struct TokioClock;
-
-impl Clock for TokioClock {
-    type Instant = Instant;
-
-    fn now(&self) -> Instant {
-        now()
-    }
-}
-
-type DirectLimiter = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Instant>>;
-type KeyedLimiter =
-    RateLimiter<String, DashMapStateStore<String>, TokioClock, NoOpMiddleware<Instant>>;
-
-enum Limiter {
-    Direct(DirectLimiter),
-    Keyed(KeyedLimiter),
-}
-
-impl Limiter {
-    fn new(keyed: bool, per_second: f64) -> Limiter {
-        let q = quota(per_second);
-        if keyed {
-            Limiter::Keyed(RateLimiter::dashmap_with_clock(q, TokioClock))
-        } else {
-            Limiter::Direct(RateLimiter::direct_with_clock(q, TokioClock))
-        }
-    }
-
-    /// A cell now, or how long until one may be free.
-    fn check(&self, key: &str) -> Result<(), Duration> {
-        match self {
-            Limiter::Direct(l) => l.check().map_err(|n| n.wait_time_from(l.clock().now())),
-            Limiter::Keyed(l) => l
-                .check_key(&key.to_string())
-                .map_err(|n| n.wait_time_from(l.clock().now())),
-        }
-    }
-}
-
-/// Smooth pacing with a burst of about 20 ms of requests: never more than the quota in any window.
-fn quota(per_second: f64) -> Quota {
-    let per_second = per_second.max(0.001);
-    let burst = ((per_second * BURST_SHARE).floor() as u32).max(1);
-    let paced = per_second * (1.0 - BURST_SHARE);
-    let period = Duration::from_secs_f64(1.0 / paced);
-    Quota::with_period(period)
-        .expect("period is positive")
-        .allow_burst(NonZeroU32::new(burst).expect("burst is at least 1"))
-}
-
-/// One caller waiting for a cell.
-struct Waiter {
-    lane: Lane,
-    notify: Notify,
-    /// Set (and the waiter removed from its queue) when a cell was granted to it.
-    granted: AtomicBool,
-}
-
-/// Callers waiting on one queue (a bucket, or one key of a keyed bucket).
-#[derive(Default)]
-struct Queue {
-    /// Ticket number → waiter.
-    waiting: BTreeMap<u64, Arc<Waiter>>,
-    granted: u64,
-}
-
-impl Queue {
-    /// Who gets the next cell: the highest lane, oldest first; every `FAIR_EVERY`th cell the oldest.
-    fn head(&self) -> Option<u64> {
-        if self.granted % FAIR_EVERY == FAIR_EVERY - 1 {
-            return self.waiting.keys().next().copied();
-        }
-        self.waiting
-            .iter()
-            .max_by_key(|(seq, w)| (w.lane, std::cmp::Reverse(**seq)))
-            .map(|(seq, _)| *seq)
-    }
-
-    fn wake_head(&self) {
-        if let Some(w) = self.head().and_then(|h| self.waiting.get(&h)) {
-            w.notify.notify_one();
-        }
-    }
-
-    /// Hands every cell the limiter has now to waiters in `head` order (each granted waiter wakes
-    /// on its own, so a fast bucket never waits on one task waking the next); then how long until
-    /// the next cell, if anyone still waits.
-    fn dispatch(&mut self, limiter: &Limiter, key: &str) -> Option<Duration> {
-        while let Some(h) = self.head() {
-            match limiter.check(key) {
-                Ok(()) => {
-                    if let Some(w) = self.waiting.remove(&h) {
-                        self.granted += 1;
-                        w.granted.store(true, Ordering::Release);
-                        w.notify.notify_one();
-                    }
-                }
-                Err(wait) => {
-                    self.wake_head();
-                    return Some(wait);
-                }
-            }
-        }
-        None
-    }
-}
-
-/// Counters per bucket, for the benchmark table and `/metrics`.
-#[derive(Default)]
-pub struct BucketStats {
-    pub calls: AtomicU64,
-    pub throttled: AtomicU64,
-}
-
-/// How the rate of a bucket follows the service's answers.
-struct Adaptive {
-    episodes: VecDeque<Instant>,
-    /// A 429 before this instant belongs to the episode already counted.
-    episode_until: Instant,
-    last_change: Instant,
-    last_throttled: Option<Instant>,
-}
-
-struct Bucket {
-    id: BucketId,
-    configured: f64,
-    /// Current rate (f64 bits), lowered by repeated throttling.
-    current: AtomicU64,
-    limiter: RwLock<Arc<Limiter>>,
-    adaptive: Mutex<Adaptive>,
-    queues: Mutex<HashMap<String, Queue>>,
-    next_ticket: AtomicU64,
-    /// Closed until this instant, per key ("" for unkeyed buckets).
-    gates: Mutex<HashMap<String, Instant>>,
-    stats: BucketStats,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Takes a waiter out of its queue if its wait ends without a cell (the call was dropped).
-struct Ticket<'a> {
-    bucket: &'a Bucket,
-    key: &'a str,
-    seq: u64,
-}
-
-impl Drop for Ticket<'_> {
-    fn drop(&mut self) {
-        let mut queues = lock(&self.bucket.queues);
-        if let Some(q) = queues.get_mut(self.key) {
-            q.waiting.remove(&self.seq);
-            if q.waiting.is_empty() {
-                queues.remove(self.key);
-            } else {
-                q.wake_head();
-            }
-        }
-    }
-}
-
-impl Bucket {
-    fn new(id: BucketId, per_second: f64) -> Bucket {
-        let now = now();
-        Bucket {
-            id,
-            configured: per_second,
-            current: AtomicU64::new(per_second.to_bits()),
-            limiter: RwLock::new(Arc::new(Limiter::new(id.keyed(), per_second))),
-            adaptive: Mutex::new(Adaptive {
-                episodes: VecDeque::new(),
-                episode_until: now,
-                last_change: now,
-                last_throttled: None,
-            }),
-            queues: Mutex::new(HashMap::new()),
-            next_ticket: AtomicU64::new(0),
-            gates: Mutex::new(HashMap::new()),
-            stats: BucketStats::default(),
-        }
-    }
-
-    fn current_rate(&self) -> f64 {
-        f64::from_bits(self.current.load(Ordering::Relaxed))
-    }
-
-    fn gate(&self, key: &str) -> Option<Instant> {
-        lock(&self.gates)
-            .get(key)
-            .copied()
-            .filter(|until| *until > now())
-    }
-
-    /// Waits in `lane` for a cell of this bucket (for `key`). Whoever is at the head of the queue
-    /// dispatches: it waits out the gate and the pacing and hands out cells as they come.
-    async fn take(&self, key: &str, lane: Lane) {
-        let seq = self.next_ticket.fetch_add(1, Ordering::Relaxed);
-        let me = Arc::new(Waiter {
-            lane,
-            notify: Notify::new(),
-            granted: AtomicBool::new(false),
-        });
-        {
-            let mut queues = lock(&self.queues);
-            let q = queues.entry(key.to_string()).or_default();
-            q.waiting.insert(seq, me.clone());
-            q.wake_head();
-        }
-        let _ticket = Ticket {
-            bucket: self,
-            key,
-            seq,
-        };
-        loop {
-            me.notify.notified().await;
-            loop {
-                if me.granted.load(Ordering::Acquire) {
-                    self.maybe_recover();
-                    return;
-                }
-                if let Some(until) = self.gate(key) {
-                    tokio::time::sleep_until(until.into()).await;
-                    continue;
-                }
-                let limiter = self
-                    .limiter
-                    .read()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .clone();
-                let next = {
-                    let mut queues = lock(&self.queues);
-                    let Some(q) = queues.get_mut(key) else { break };
-                    if q.head() != Some(seq) {
-                        None
-                    } else {
-                        q.dispatch(&limiter, key)
-                    }
-                };
-                if me.granted.load(Ordering::Acquire) {
-                    continue;
-                }
-                match next {
-                    // Still at the head: wait for the next cell (a more urgent caller may take it).
-                    Some(wait) => tokio::time::sleep(wait).await,
-                    None => break,
-                }
-            }
-        }
-    }
-
-    fn set_rate(&self, rate: f64) {
-        self.current.store(rate.to_bits(), Ordering::Relaxed);
-        *self.limiter.write().unwrap_or_else(|e| e.into_inner()) =
-            Arc::new(Limiter::new(self.id.keyed(), rate));
-    }
-
-    /// A 429: counts a throttling episode; several in a row lower the rate.
-    fn throttled(&self, window_end: Instant) {
-        self.stats.throttled.fetch_add(1, Ordering::Relaxed);
-        let now = now();
-        let mut a = lock(&self.adaptive);
-        a.last_throttled = Some(now);
-        if now < a.episode_until {
-            return;
-        }
-        a.episode_until = window_end;
-        a.episodes.push_back(now);
-        while a
-            .episodes
-            .front()
-            .is_some_and(|t| now - *t > EPISODE_WINDOW)
-        {
-            a.episodes.pop_front();
-        }
-        if a.episodes.len() >= EPISODES_TO_LOWER {
-            let lowered = (self.current_rate() * LOWER_BY).max(self.configured * FLOOR_SHARE);
-            a.episodes.clear();
-            a.last_change = now;
-            drop(a);
-            tracing::warn!(
-                bucket = self.id.name(),
-                rate = lowered,
-                configured = self.configured,
-                "throttled again and again: lowering the rate"
-            );
-            self.set_rate(lowered);
-        }
-    }
-
-    /// Climbs back towards the configured rate while the service stops throttling.
-    fn maybe_recover(&self) {
-        let rate = self.current_rate();
-        if rate >= self.configured {
-            return;
-        }
-        let now = now();
-        let mut a = lock(&self.adaptive);
-        let quiet = a.last_throttled.is_none_or(|t| now - t >= RECOVER_AFTER);
-        if quiet && now - a.last_change >= RECOVER_AFTER {
-            a.last_change = now;
-            drop(a);
-            let raised = (rate + self.configured * RECOVER_SHARE).min(self.configured);
-            tracing::info!(
-                bucket = self.id.name(),
-                rate = raised,
-                "raising the rate again"
-            );
-            self.set_rate(raised);
-        }
-    }
-}
 
 /// One row of `Throttle::report`.
 #[derive(Clone, Debug, PartialEq)]
@@ -557,28 +151,18 @@ impl Throttle {
     }
 }
 
-/// `Retry-After` as delta-seconds (fractions allowed, Graph has sent `2.128`) or an HTTP date.
-pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
-    let v = value.trim();
-    if let Ok(secs) = v.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0)
-            .then(|| Duration::from_secs_f64(secs.min(3600.0)));
-    }
-    let at = httpdate::parse_http_date(v).ok()?;
-    Some(
-        at.duration_since(now)
-            .unwrap_or(Duration::ZERO)
-            .min(Duration::from_secs(3600)),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     //! The timing tests run on tokio's paused clock: time moves only when every task waits (or
     //! the test advances it), so the times recorded are exact, whatever the machine's load. The
     //! one tolerance is tokio's timer resolution: a sleep ends on the next whole millisecond.
+    use super::bucket::{FLOOR_SHARE, LOWER_BY, RECOVER_AFTER, RECOVER_SHARE};
+    use super::pacing::BURST_SHARE;
+    use super::queue::FAIR_EVERY;
     use super::*;
+    use crate::core::job::Lane;
     use crate::remote::job_context::in_lane;
+    use std::sync::{Arc, Mutex};
     use std::time::{SystemTime, UNIX_EPOCH};
 
     /// tokio's timer fires on whole milliseconds: a paced cell may come this much after its time.

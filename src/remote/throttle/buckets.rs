@@ -1,0 +1,75 @@
+//! The documented buckets a request can spend, and the key of a keyed one (team, user).
+
+/// The documented buckets (graph-teams-api.md §6, classroom-api.md §5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum BucketId {
+    TeamsCreate,
+    TeamsWrite,
+    TeamsRead,
+    /// Keyed by team id: 4 requests per second on any one team.
+    PerTeam,
+    /// Keyed by team id: `POST /teams/{id}/members`, 4 per minute on one team.
+    TeamMemberAdds,
+    Education,
+    /// Classroom, per client (project).
+    ClassroomClient,
+    /// Classroom, keyed by impersonated user.
+    ClassroomUser,
+}
+
+impl BucketId {
+    pub const ALL: [BucketId; 8] = [
+        BucketId::TeamsCreate,
+        BucketId::TeamsWrite,
+        BucketId::TeamsRead,
+        BucketId::PerTeam,
+        BucketId::TeamMemberAdds,
+        BucketId::Education,
+        BucketId::ClassroomClient,
+        BucketId::ClassroomUser,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            BucketId::TeamsCreate => "microsoft.teams_create",
+            BucketId::TeamsWrite => "microsoft.teams_write",
+            BucketId::TeamsRead => "microsoft.teams_read",
+            BucketId::PerTeam => "microsoft.per_team",
+            BucketId::TeamMemberAdds => "microsoft.team_member_adds",
+            BucketId::Education => "microsoft.education",
+            BucketId::ClassroomClient => "google.per_client",
+            BucketId::ClassroomUser => "google.per_user",
+        }
+    }
+
+    pub(super) fn keyed(self) -> bool {
+        matches!(
+            self,
+            BucketId::PerTeam | BucketId::TeamMemberAdds | BucketId::ClassroomUser
+        )
+    }
+}
+
+/// One bucket a request spends: the bucket and, for keyed ones, the key (team id, user).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct BucketKey {
+    pub id: BucketId,
+    pub key: Option<String>,
+}
+
+impl BucketKey {
+    pub fn of(id: BucketId) -> Self {
+        BucketKey { id, key: None }
+    }
+
+    pub fn keyed(id: BucketId, key: impl Into<String>) -> Self {
+        BucketKey {
+            id,
+            key: Some(key.into()),
+        }
+    }
+
+    pub(super) fn key_str(&self) -> &str {
+        self.key.as_deref().unwrap_or("")
+    }
+}

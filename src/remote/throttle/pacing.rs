@@ -1,0 +1,76 @@
+//! Smooth pacing of one bucket with governor, on the throttle's one clock (tokio's, so tests can
+//! pause it).
+
+use governor::clock::Clock;
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DashMapStateStore;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
+use std::num::NonZeroU32;
+use std::time::{Duration, Instant};
+
+/// Pacing leaves this share of the quota as burst room (about 20 ms of requests), so timer lag can
+/// be caught up without ever exceeding the quota within any window.
+pub(super) const BURST_SHARE: f64 = 0.02;
+
+/// The throttle's one clock. tokio's `Instant::now` is the system's monotonic clock
+/// (`std::time::Instant::now`) unless a test has paused tokio's time; then the throttle follows the
+/// paused clock like the `tokio::time::sleep`s it waits with, so its tests are exact.
+pub(super) fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+/// governor's clock, reading [`now`] (governor's default clock, quanta, cannot follow tokio's
+/// paused time).
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct TokioClock;
+
+impl Clock for TokioClock {
+    type Instant = Instant;
+
+    fn now(&self) -> Instant {
+        now()
+    }
+}
+
+pub(super) type DirectLimiter =
+    RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Instant>>;
+pub(super) type KeyedLimiter =
+    RateLimiter<String, DashMapStateStore<String>, TokioClock, NoOpMiddleware<Instant>>;
+
+pub(super) enum Limiter {
+    Direct(DirectLimiter),
+    Keyed(KeyedLimiter),
+}
+
+impl Limiter {
+    pub(super) fn new(keyed: bool, per_second: f64) -> Limiter {
+        let q = quota(per_second);
+        if keyed {
+            Limiter::Keyed(RateLimiter::dashmap_with_clock(q, TokioClock))
+        } else {
+            Limiter::Direct(RateLimiter::direct_with_clock(q, TokioClock))
+        }
+    }
+
+    /// A cell now, or how long until one may be free.
+    pub(super) fn check(&self, key: &str) -> Result<(), Duration> {
+        match self {
+            Limiter::Direct(l) => l.check().map_err(|n| n.wait_time_from(l.clock().now())),
+            Limiter::Keyed(l) => l
+                .check_key(&key.to_string())
+                .map_err(|n| n.wait_time_from(l.clock().now())),
+        }
+    }
+}
+
+/// Smooth pacing with a burst of about 20 ms of requests: never more than the quota in any window.
+pub(super) fn quota(per_second: f64) -> Quota {
+    let per_second = per_second.max(0.001);
+    let burst = ((per_second * BURST_SHARE).floor() as u32).max(1);
+    let paced = per_second * (1.0 - BURST_SHARE);
+    let period = Duration::from_secs_f64(1.0 / paced);
+    Quota::with_period(period)
+        .expect("period is positive")
+        .allow_burst(NonZeroU32::new(burst).expect("burst is at least 1"))
+}
