@@ -8,5 +8,6 @@ mod faults;
 mod mock_contract;
 mod openapi;
 mod quota;
+mod store;
 mod support;
 mod year;

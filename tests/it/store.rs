@@ -1,0 +1,844 @@
+//! The store suite: what the rest of the system relies on from the `Store` trait, asserted on outcomes.
+//!
+//! Every test is a plain `async fn(Arc<dyn Store>)`; `store_suite!` runs the whole list against the
+//! store one factory makes, so each backend runs the very same tests (`store::sqlite::…` today; the
+//! PostgreSQL backend adds one `store_suite!` line with its own factory).
+
+use class_sync::core::domain::{Group, School, Snapshot, Target};
+use class_sync::core::job::{JobKind, JobState, Lane};
+use class_sync::core::link::{Link, LinkEvent, LinkState};
+use class_sync::core::roster::Roster;
+use class_sync::store::{AuditEntry, JobEnd, JobFinish, NewJob, Store, WorkerInfo};
+use std::sync::Arc;
+
+/// A store made for one test, with whatever must live as long as it (SQLite: its temporary folder).
+pub struct Fresh {
+    pub store: Arc<dyn Store>,
+    _keep: Box<dyn Send>,
+}
+
+/// A new SQLite store in a temporary file, opened as the service opens it.
+async fn fresh_sqlite() -> Fresh {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("store.db").display());
+    let store = class_sync::store::open(&url).await.expect("open store");
+    Fresh {
+        store,
+        _keep: Box::new(dir),
+    }
+}
+
+/// Runs every test below against the store `$fresh` makes, as `store::$backend::<test>`.
+macro_rules! store_suite {
+    ($backend:ident, $fresh:path) => {
+        mod $backend {
+            store_suite!(@tests $fresh;
+                import_reports_added_changed_unchanged_and_withdrawn,
+                import_withdraws_only_groups_of_the_schools_it_lists,
+                import_creates_a_pending_mis_linked_link_per_target,
+                import_reads_back_schools_and_groups_as_given,
+                import_is_one_transaction,
+                put_group_reports_added_then_unchanged_then_changed,
+                put_group_brings_a_withdrawn_group_back_as_changed,
+                put_group_adds_links_for_new_targets,
+                put_group_of_an_unknown_school_stores_nothing,
+                save_link_round_trips_every_field,
+                save_link_never_turns_mis_linked_back_on,
+                note_held_changes_marks_only_created_mis_linked_links,
+                enqueue_does_not_duplicate_an_equal_waiting_job,
+                enqueue_adds_a_job_beside_a_running_one_of_its_kind,
+                enqueue_does_not_duplicate_a_restore_waiting_or_running,
+                enqueue_lifts_a_waiting_job_into_a_more_urgent_lane,
+                enqueue_many_answers_in_order,
+                claim_takes_the_highest_lane_first,
+                claim_never_takes_two_jobs_of_one_link,
+                claim_honours_limit_and_target,
+                claim_waits_for_run_at,
+                claim_takes_over_a_job_whose_lease_expired,
+                finish_many_saves_the_link_with_the_end,
+                finish_many_ends_only_jobs_the_worker_still_holds,
+                finish_failed_keeps_the_error,
+                a_retry_that_does_not_count_gives_the_attempt_back,
+                release_held_gives_jobs_back_without_counting_the_attempt,
+                grant_restore_mis_unlinks_and_enqueues_a_restore,
+                grant_restore_twice_at_once_makes_one_job,
+                grant_restore_refuses_a_link_that_is_not_archived,
+                grant_restore_retries_a_failed_restore,
+                pending_work_counts_live_jobs_and_the_next_run,
+                job_counts_and_queue_depth_count_by_kind,
+                a_batch_is_followed_by_job_states_and_failed_among,
+                jobs_finished_between_lists_ends_in_the_window,
+                heartbeat_extends_the_leases_of_the_workers_jobs,
+                live_workers_are_those_seen_since,
+                register_worker_forgets_workers_not_seen_for_an_hour,
+                audit_log_is_newest_first_with_a_limit,
+                last_run_is_the_newest_and_only_ok_skips_failures,
+                claim_schedule_has_one_winner_per_day,
+                a_stale_unsettled_schedule_claim_is_taken_over,
+                a_settled_schedule_claim_is_never_taken_over,
+            );
+        }
+    };
+    (@tests $fresh:path; $($test:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                let fresh = $fresh().await;
+                super::$test(fresh.store.clone()).await;
+            }
+        )*
+    };
+}
+
+store_suite!(sqlite, super::fresh_sqlite);
+
+// ---- Data the tests share ----
+
+const SCHOOL: &str = "6612001";
+const LEASE: i64 = 60_000;
+
+fn school(id: &str) -> School {
+    School {
+        id: id.into(),
+        name: format!("Ysgol {id}"),
+        admins: vec![format!("admin@{id}.example")],
+    }
+}
+
+fn group(id: &str, school: &str) -> Group {
+    Group {
+        id: id.into(),
+        school: school.into(),
+        academic_year: "2025-26".into(),
+        name: format!("{id} Mathematics"),
+        year_group: Some(7),
+        subject: Some("Mathematics".into()),
+        targets: vec![Target::Teams, Target::Classroom],
+        teachers: vec!["teacher@hwbcymru.net".into()],
+        learners: vec!["learner@hwbcymru.net".into()],
+    }
+}
+
+fn snapshot(schools: &[&str], groups: &[Group]) -> Snapshot {
+    Snapshot {
+        schools: schools.iter().map(|s| school(s)).collect(),
+        groups: groups.to_vec(),
+    }
+}
+
+/// One school with groups `g1`, `g2` and `g3`, each with a pending Teams and Classroom link.
+async fn seed(store: &Arc<dyn Store>) {
+    let groups = ["g1", "g2", "g3"].map(|g| group(g, SCHOOL));
+    store
+        .import_snapshot(&snapshot(&[SCHOOL], &groups))
+        .await
+        .expect("seed");
+}
+
+fn job(kind: JobKind, group_id: &str, target: Target, lane: Lane) -> NewJob {
+    NewJob {
+        kind,
+        group_id: group_id.into(),
+        target,
+        lane,
+        requested_by: Some("test".into()),
+        max_attempts: 5,
+    }
+}
+
+fn reconcile(group_id: &str) -> NewJob {
+    job(JobKind::Reconcile, group_id, Target::Teams, Lane::Mis)
+}
+
+async fn enqueue(store: &Arc<dyn Store>, job: &NewJob, now: i64) -> i64 {
+    store.enqueue(job, now).await.expect("enqueue").0
+}
+
+/// The ids of the Teams jobs `worker` claims at `now`.
+async fn claim(store: &Arc<dyn Store>, worker: &str, limit: usize, now: i64) -> Vec<i64> {
+    let jobs = store
+        .claim(worker, Target::Teams, limit, now, LEASE)
+        .await
+        .expect("claim");
+    jobs.iter().map(|j| j.id).collect()
+}
+
+async fn job_state(store: &Arc<dyn Store>, id: i64) -> (JobState, u32) {
+    let j = store.job(id).await.expect("job").expect("the job exists");
+    (j.state, j.attempts)
+}
+
+async fn teams_link(store: &Arc<dyn Store>, group_id: &str) -> Link {
+    store
+        .link(group_id, Target::Teams)
+        .await
+        .expect("link")
+        .expect("the link exists")
+}
+
+/// Moves a group's Teams link on by `events`, as jobs do, with a remote id, and saves it.
+async fn move_teams_link(store: &Arc<dyn Store>, group_id: &str, events: &[LinkEvent]) -> Link {
+    let mut link = teams_link(store, group_id).await;
+    link.remote_id = Some(format!("team-{group_id}"));
+    for event in events {
+        link.apply(*event)
+            .expect("a move the life of a link allows");
+    }
+    store.save_link(&link).await.expect("save link");
+    link
+}
+
+const CREATED: LinkEvent = LinkEvent::Created { archived: false };
+const FOUND_ARCHIVED: LinkEvent = LinkEvent::Created { archived: true };
+
+fn finish(job_id: i64, end: JobEnd, link: Option<Link>) -> JobFinish {
+    JobFinish { job_id, end, link }
+}
+
+fn worker(id: &str, seen_at: i64) -> WorkerInfo {
+    WorkerInfo {
+        id: id.into(),
+        kind: "work".into(),
+        pid: 42,
+        started_at: seen_at,
+        seen_at,
+    }
+}
+
+// ---- Schools, groups, links ----
+
+async fn import_reports_added_changed_unchanged_and_withdrawn(store: Arc<dyn Store>) {
+    seed(&store).await;
+    let mut g2 = group("g2", SCHOOL);
+    g2.learners.push("new.learner@hwbcymru.net".into());
+    let next = [group("g1", SCHOOL), g2, group("g4", SCHOOL)];
+    let applied = store
+        .import_snapshot(&snapshot(&[SCHOOL], &next))
+        .await
+        .unwrap();
+    assert_eq!(applied.unchanged, ["g1"]);
+    assert_eq!(applied.changed, ["g2"]);
+    assert_eq!(applied.added, ["g4"]);
+    assert_eq!(applied.withdrawn, ["g3"]);
+    assert!(store.group("g3").await.unwrap().unwrap().withdrawn);
+    assert!(!store.group("g4").await.unwrap().unwrap().withdrawn);
+}
+
+async fn import_withdraws_only_groups_of_the_schools_it_lists(store: Arc<dyn Store>) {
+    seed(&store).await;
+    let other = snapshot(&["7700001"], &[group("o1", "7700001")]);
+    let applied = store.import_snapshot(&other).await.unwrap();
+    assert!(applied.withdrawn.is_empty());
+    assert!(!store.group("g1").await.unwrap().unwrap().withdrawn);
+    assert_eq!(store.school_ids().await.unwrap(), ["6612001", "7700001"]);
+}
+
+async fn import_creates_a_pending_mis_linked_link_per_target(store: Arc<dyn Store>) {
+    seed(&store).await;
+    let links = store.links_of("g1").await.unwrap();
+    let mut targets: Vec<Target> = links.iter().map(|l| l.target).collect();
+    targets.sort();
+    assert_eq!(targets, [Target::Teams, Target::Classroom]);
+    assert!(
+        links
+            .iter()
+            .all(|l| l.state() == LinkState::Pending && l.mis_linked() && l.remote_id.is_none())
+    );
+    assert_eq!(store.all_links().await.unwrap().len(), 6);
+}
+
+async fn import_reads_back_schools_and_groups_as_given(store: Arc<dyn Store>) {
+    let mut bare = group("g1", SCHOOL);
+    (bare.year_group, bare.subject) = (None, None);
+    let given = snapshot(&[SCHOOL], &[bare.clone(), group("g2", SCHOOL)]);
+    store.import_snapshot(&given).await.unwrap();
+    assert_eq!(store.school(SCHOOL).await.unwrap(), Some(school(SCHOOL)));
+    assert_eq!(store.school("nope").await.unwrap(), None);
+    let groups: Vec<Group> = store
+        .groups()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| g.group)
+        .collect();
+    assert_eq!(groups, given.groups);
+    assert!(store.group("nope").await.unwrap().is_none());
+}
+
+async fn import_is_one_transaction(store: Arc<dyn Store>) {
+    // The second group's school is neither listed nor stored: the import fails after the school and
+    // the first group were written, and must leave nothing behind.
+    let broken = snapshot(&[SCHOOL], &[group("g1", SCHOOL), group("g2", "7700001")]);
+    assert!(store.import_snapshot(&broken).await.is_err());
+    assert!(store.school_ids().await.unwrap().is_empty());
+    assert!(store.groups().await.unwrap().is_empty());
+    assert!(store.all_links().await.unwrap().is_empty());
+}
+
+async fn put_group_reports_added_then_unchanged_then_changed(store: Arc<dyn Store>) {
+    seed(&store).await;
+    let mut g = group("g9", SCHOOL);
+    assert_eq!(store.put_group(&g).await.unwrap(), Some(true));
+    assert_eq!(store.put_group(&g).await.unwrap(), None);
+    g.name = "g9 Further Mathematics".into();
+    assert_eq!(store.put_group(&g).await.unwrap(), Some(false));
+    assert_eq!(store.group("g9").await.unwrap().unwrap().group, g);
+}
+
+async fn put_group_brings_a_withdrawn_group_back_as_changed(store: Arc<dyn Store>) {
+    seed(&store).await;
+    let without_g3 = ["g1", "g2"].map(|g| group(g, SCHOOL));
+    store
+        .import_snapshot(&snapshot(&[SCHOOL], &without_g3))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.put_group(&group("g3", SCHOOL)).await.unwrap(),
+        Some(false)
+    );
+    assert!(!store.group("g3").await.unwrap().unwrap().withdrawn);
+}
+
+async fn put_group_adds_links_for_new_targets(store: Arc<dyn Store>) {
+    let mut g = group("g1", SCHOOL);
+    g.targets = vec![Target::Teams];
+    let only_teams = snapshot(&[SCHOOL], std::slice::from_ref(&g));
+    store.import_snapshot(&only_teams).await.unwrap();
+    assert_eq!(store.links_of("g1").await.unwrap().len(), 1);
+    g.targets = vec![Target::Teams, Target::Classroom];
+    store.put_group(&g).await.unwrap();
+    let classroom = store.link("g1", Target::Classroom).await.unwrap().unwrap();
+    assert_eq!(classroom.state(), LinkState::Pending);
+}
+
+async fn put_group_of_an_unknown_school_stores_nothing(store: Arc<dyn Store>) {
+    seed(&store).await;
+    assert!(store.put_group(&group("g9", "7700001")).await.is_err());
+    assert!(store.group("g9").await.unwrap().is_none());
+    assert!(store.links_of("g9").await.unwrap().is_empty());
+}
+
+async fn save_link_round_trips_every_field(store: Arc<dyn Store>) {
+    seed(&store).await;
+    let mut link = teams_link(&store, "g1").await;
+    link.apply(CREATED).unwrap();
+    link.remote_id = Some("team-1".into());
+    link.managed = Roster::new(
+        ["t@x".to_string()],
+        ["l1@x".to_string(), "l2@x".to_string()],
+    );
+    link.missing_accounts = vec!["late@x".into()];
+    link.last_sync = Some(1_234);
+    link.last_error = Some("a learner's account is missing".into());
+    link.held_changes = true;
+    store.save_link(&link).await.unwrap();
+    assert_eq!(teams_link(&store, "g1").await, link);
+}
+
+async fn save_link_never_turns_mis_linked_back_on(store: Arc<dyn Store>) {
+    seed(&store).await;
+    let stale = move_teams_link(&store, "g1", &[FOUND_ARCHIVED]).await;
+    let mut unlinked = stale.clone();
+    assert!(unlinked.grant_restore());
+    store.save_link(&unlinked).await.unwrap();
+    // A job that read the link before the restore was granted saves its (linked) copy.
+    store.save_link(&stale).await.unwrap();
+    assert!(!teams_link(&store, "g1").await.mis_linked());
+}
+
+async fn note_held_changes_marks_only_created_mis_linked_links(store: Arc<dyn Store>) {
+    seed(&store).await;
+    move_teams_link(&store, "g1", &[CREATED]).await;
+    // g2 stays pending; g3 is restored, so MIS-unlinked.
+    move_teams_link(&store, "g3", &[FOUND_ARCHIVED, LinkEvent::Restored]).await;
+    for id in ["g1", "g2", "g3"] {
+        store.note_held_changes(id, Target::Teams).await.unwrap();
+    }
+    assert!(teams_link(&store, "g1").await.held_changes);
+    assert!(!teams_link(&store, "g2").await.held_changes);
+    assert!(!teams_link(&store, "g3").await.held_changes);
+}
+
+// ---- The job queue ----
+
+async fn enqueue_does_not_duplicate_an_equal_waiting_job(store: Arc<dyn Store>) {
+    seed(&store).await;
+    let (first, new) = store.enqueue(&reconcile("g1"), 1).await.unwrap();
+    assert!(new);
+    assert_eq!(
+        store.enqueue(&reconcile("g1"), 2).await.unwrap(),
+        (first, false)
+    );
+    // Another kind, target or group is another job.
+    let archive = job(JobKind::Archive, "g1", Target::Teams, Lane::Mis);
+    let classroom = job(JobKind::Reconcile, "g1", Target::Classroom, Lane::Mis);
+    for other in [archive, classroom, reconcile("g2")] {
+        assert!(store.enqueue(&other, 3).await.unwrap().1);
+    }
+}
+
+async fn enqueue_adds_a_job_beside_a_running_one_of_its_kind(store: Arc<dyn Store>) {
+    seed(&store).await;
+    let running = enqueue(&store, &reconcile("g1"), 1).await;
+    assert_eq!(claim(&store, "w1", 1, 2).await, [running]);
+    // The running one may have read the group before this change.
+    let (next, new) = store.enqueue(&reconcile("g1"), 3).await.unwrap();
+    assert!(new && next != running);
+}
+
+async fn enqueue_does_not_duplicate_a_restore_waiting_or_running(store: Arc<dyn Store>) {
+    seed(&store).await;
+    let restore = job(JobKind::Restore, "g1", Target::Teams, Lane::Restore);
+    let first = enqueue(&store, &restore, 1).await;
+    assert_eq!(store.enqueue(&restore, 2).await.unwrap(), (first, false));
+    assert_eq!(claim(&store, "w1", 1, 3).await, [first]);
+    assert_eq!(store.enqueue(&restore, 4).await.unwrap(), (first, false));
+}
+
+async fn enqueue_lifts_a_waiting_job_into_a_more_urgent_lane(store: Arc<dyn Store>) {
+    seed(&store).await;
+    let nightly = job(JobKind::Reconcile, "g1", Target::Teams, Lane::Nightly);
+    let id = enqueue(&store, &nightly, 1).await;
+    enqueue(&store, &reconcile("g1"), 2).await;
+    assert_eq!(store.job(id).await.unwrap().unwrap().lane, Lane::Mis);
+    // A less urgent request never lowers it.
+    enqueue(&store, &nightly, 3).await;
+    assert_eq!(store.job(id).await.unwrap().unwrap().lane, Lane::Mis);
+}
+
+async fn enqueue_many_answers_in_order(store: Arc<dyn Store>) {
+    seed(&store).await;
+    let batch = [reconcile("g1"), reconcile("g2"), reconcile("g1")];
+    let ids = store.enqueue_many(&batch, 1).await.unwrap();
+    assert_eq!(ids.len(), 3);
+    assert!(ids[0].1 && ids[1].1 && ids[0].0 != ids[1].0);
+    assert_eq!(ids[2], (ids[0].0, false));
+}
+
+async fn claim_takes_the_highest_lane_first(store: Arc<dyn Store>) {
+    seed(&store).await;
+    let nightly = enqueue(
+        &store,
+        &job(JobKind::Archive, "g1", Target::Teams, Lane::Nightly),
+        1,
+    )
+    .await;
+    let mis = enqueue(&store, &reconcile("g2"), 2).await;
+    let restore = job(JobKind::Restore, "g3", Target::Teams, Lane::Restore);
+    let restore = enqueue(&store, &restore, 3).await;
+    assert_eq!(claim(&store, "w1", 1, 10).await, [restore]);
+    assert_eq!(claim(&store, "w1", 5, 10).await, [mis, nightly]);
+}
+
+async fn claim_never_takes_two_jobs_of_one_link(store: Arc<dyn Store>) {
+    seed(&store).await;
+    let first = enqueue(&store, &reconcile("g1"), 1).await;
+    let archive = job(JobKind::Archive, "g1", Target::Teams, Lane::Mis);
+    let second = enqueue(&store, &archive, 2).await;
+    assert_eq!(claim(&store, "w1", 5, 10).await, [first]);
+    assert!(claim(&store, "w2", 5, 10).await.is_empty());
+    let done = finish(first, JobEnd::Done, None);
+    store.finish_many("w1", &[done], 11).await.unwrap();
+    assert_eq!(claim(&store, "w2", 5, 12).await, [second]);
+}
+
+async fn claim_honours_limit_and_target(store: Arc<dyn Store>) {
+    seed(&store).await;
+    let classroom = job(JobKind::Reconcile, "g1", Target::Classroom, Lane::Restore);
+    let classroom = enqueue(&store, &classroom, 1).await;
+    let teams: Vec<i64> = [
+        enqueue(&store, &reconcile("g1"), 2).await,
+        enqueue(&store, &reconcile("g2"), 3).await,
+        enqueue(&store, &reconcile("g3"), 4).await,
+    ]
+    .into();
+    assert_eq!(claim(&store, "w1", 2, 10).await, teams[..2]);
+    assert_eq!(claim(&store, "w1", 2, 10).await, teams[2..]);
+    let other = store
+        .claim("w1", Target::Classroom, 2, 10, LEASE)
+        .await
+        .unwrap();
+    assert_eq!(other.iter().map(|j| j.id).collect::<Vec<_>>(), [classroom]);
+}
+
+async fn claim_waits_for_run_at(store: Arc<dyn Store>) {
+    seed(&store).await;
+    let id = enqueue(&store, &reconcile("g1"), 1).await;
+    claim(&store, "w1", 1, 2).await;
+    let later = JobEnd::Retry {
+        run_at: 1_000,
+        error: "busy".into(),
+        counts: true,
+    };
+    store
+        .finish_many("w1", &[finish(id, later, None)], 3)
+        .await
+        .unwrap();
+    assert!(claim(&store, "w1", 1, 999).await.is_empty());
+    assert_eq!(claim(&store, "w1", 1, 1_000).await, [id]);
+}
+
+async fn claim_takes_over_a_job_whose_lease_expired(store: Arc<dyn Store>) {
+    seed(&store).await;
+    let id = enqueue(&store, &reconcile("g1"), 1).await;
+    assert_eq!(claim(&store, "w1", 1, 10).await, [id]);
+    assert!(claim(&store, "w2", 1, 10 + LEASE).await.is_empty());
+    assert_eq!(claim(&store, "w2", 1, 11 + LEASE).await, [id]);
+    assert_eq!(job_state(&store, id).await, (JobState::Running, 2));
+}
+
+async fn finish_many_saves_the_link_with_the_end(store: Arc<dyn Store>) {
+    seed(&store).await;
+    let id = enqueue(&store, &reconcile("g1"), 1).await;
+    claim(&store, "w1", 1, 2).await;
+    let mut link = teams_link(&store, "g1").await;
+    link.apply(CREATED).unwrap();
+    link.remote_id = Some("team-1".into());
+    let done = finish(id, JobEnd::Done, Some(link.clone()));
+    store.finish_many("w1", &[done], 3).await.unwrap();
+    assert_eq!(job_state(&store, id).await, (JobState::Done, 1));
+    assert_eq!(teams_link(&store, "g1").await, link);
+}
+
+async fn finish_many_ends_only_jobs_the_worker_still_holds(store: Arc<dyn Store>) {
+    seed(&store).await;
+    let id = enqueue(&store, &reconcile("g1"), 1).await;
+    claim(&store, "w1", 1, 10).await;
+    assert_eq!(claim(&store, "w2", 1, 11 + LEASE).await, [id]);
+    // The first worker comes back from the dead and ends the job it lost, with its link.
+    let mut lost = teams_link(&store, "g1").await;
+    lost.apply(LinkEvent::Failed).unwrap();
+    let late = finish(id, JobEnd::Done, Some(lost));
+    store.finish_many("w1", &[late], 12 + LEASE).await.unwrap();
+    assert_eq!(job_state(&store, id).await, (JobState::Running, 2));
+    assert_eq!(teams_link(&store, "g1").await.state(), LinkState::Pending);
+    let mine = finish(id, JobEnd::Done, None);
+    store.finish_many("w2", &[mine], 13 + LEASE).await.unwrap();
+    assert_eq!(job_state(&store, id).await, (JobState::Done, 2));
+}
+
+async fn finish_failed_keeps_the_error(store: Arc<dyn Store>) {
+    seed(&store).await;
+    let id = enqueue(&store, &reconcile("g1"), 1).await;
+    claim(&store, "w1", 1, 2).await;
+    let failed = JobEnd::Failed {
+        error: "forbidden: not the school's tenant".into(),
+    };
+    store
+        .finish_many("w1", &[finish(id, failed, None)], 3)
+        .await
+        .unwrap();
+    let j = store.job(id).await.unwrap().unwrap();
+    assert_eq!(j.state, JobState::Failed);
+    assert_eq!(
+        j.last_error.as_deref(),
+        Some("forbidden: not the school's tenant")
+    );
+}
+
+async fn a_retry_that_does_not_count_gives_the_attempt_back(store: Arc<dyn Store>) {
+    seed(&store).await;
+    let throttled = enqueue(&store, &reconcile("g1"), 1).await;
+    let transient = enqueue(&store, &reconcile("g2"), 1).await;
+    claim(&store, "w1", 2, 2).await;
+    let retry = |counts| JobEnd::Retry {
+        run_at: 5,
+        error: "429".into(),
+        counts,
+    };
+    let ends = [
+        finish(throttled, retry(false), None),
+        finish(transient, retry(true), None),
+    ];
+    store.finish_many("w1", &ends, 3).await.unwrap();
+    assert_eq!(job_state(&store, throttled).await, (JobState::Queued, 0));
+    assert_eq!(job_state(&store, transient).await, (JobState::Queued, 1));
+    let j = store.job(throttled).await.unwrap().unwrap();
+    assert_eq!(j.last_error.as_deref(), Some("429"));
+}
+
+async fn release_held_gives_jobs_back_without_counting_the_attempt(store: Arc<dyn Store>) {
+    seed(&store).await;
+    let a = enqueue(&store, &reconcile("g1"), 1).await;
+    let b = enqueue(&store, &reconcile("g2"), 1).await;
+    claim(&store, "w1", 2, 2).await;
+    assert_eq!(store.release_held("w2").await.unwrap(), 0);
+    assert_eq!(store.release_held("w1").await.unwrap(), 2);
+    assert_eq!(job_state(&store, a).await, (JobState::Queued, 0));
+    // Released jobs run at once, for whichever worker comes next.
+    assert_eq!(claim(&store, "w2", 2, 3).await, [a, b]);
+}
+
+async fn grant_restore_mis_unlinks_and_enqueues_a_restore(store: Arc<dyn Store>) {
+    seed(&store).await;
+    move_teams_link(&store, "g1", &[FOUND_ARCHIVED]).await;
+    let restore = job(JobKind::Restore, "g1", Target::Teams, Lane::Restore);
+    let (id, new) = store.grant_restore(&restore, 1).await.unwrap().unwrap();
+    assert!(new);
+    assert!(!teams_link(&store, "g1").await.mis_linked());
+    let j = store.job(id).await.unwrap().unwrap();
+    assert_eq!(
+        (j.kind, j.state, j.lane),
+        (JobKind::Restore, JobState::Queued, Lane::Restore)
+    );
+}
+
+async fn grant_restore_twice_at_once_makes_one_job(store: Arc<dyn Store>) {
+    seed(&store).await;
+    move_teams_link(&store, "g1", &[FOUND_ARCHIVED]).await;
+    let restore = job(JobKind::Restore, "g1", Target::Teams, Lane::Restore);
+    let (a, b) = tokio::join!(
+        store.grant_restore(&restore, 1),
+        store.grant_restore(&restore, 1)
+    );
+    let (a, b) = (a.unwrap().unwrap(), b.unwrap().unwrap());
+    assert_eq!(a.0, b.0);
+    assert!(a.1 ^ b.1, "exactly one grant made the job: {a:?} {b:?}");
+}
+
+async fn grant_restore_refuses_a_link_that_is_not_archived(store: Arc<dyn Store>) {
+    seed(&store).await;
+    move_teams_link(&store, "g1", &[CREATED]).await;
+    let restore = job(JobKind::Restore, "g1", Target::Teams, Lane::Restore);
+    assert_eq!(store.grant_restore(&restore, 1).await.unwrap(), None);
+    assert!(teams_link(&store, "g1").await.mis_linked());
+    assert_eq!(store.pending_work().await.unwrap().0, 0);
+    let unknown = job(JobKind::Restore, "nope", Target::Teams, Lane::Restore);
+    assert_eq!(store.grant_restore(&unknown, 1).await.unwrap(), None);
+}
+
+async fn grant_restore_retries_a_failed_restore(store: Arc<dyn Store>) {
+    seed(&store).await;
+    // A restore that failed: granted (MIS-unlinked), then its job failed.
+    let mut link = move_teams_link(&store, "g1", &[FOUND_ARCHIVED]).await;
+    assert!(link.grant_restore());
+    link.apply(LinkEvent::Failed).unwrap();
+    store.save_link(&link).await.unwrap();
+    let restore = job(JobKind::Restore, "g1", Target::Teams, Lane::Restore);
+    assert!(store.grant_restore(&restore, 1).await.unwrap().is_some());
+    // A failure of a link that was never granted (still MIS-linked) is not restorable.
+    move_teams_link(&store, "g2", &[CREATED, LinkEvent::Failed]).await;
+    let restore = job(JobKind::Restore, "g2", Target::Teams, Lane::Restore);
+    assert_eq!(store.grant_restore(&restore, 1).await.unwrap(), None);
+}
+
+async fn pending_work_counts_live_jobs_and_the_next_run(store: Arc<dyn Store>) {
+    seed(&store).await;
+    assert_eq!(store.pending_work().await.unwrap(), (0, None));
+    enqueue(&store, &reconcile("g1"), 100).await;
+    enqueue(&store, &reconcile("g2"), 200).await;
+    assert_eq!(store.pending_work().await.unwrap(), (2, Some(100)));
+    // A running job's next moment is its lease's end.
+    claim(&store, "w1", 2, 300).await;
+    assert_eq!(store.pending_work().await.unwrap(), (2, Some(300 + LEASE)));
+}
+
+async fn job_counts_and_queue_depth_count_by_kind(store: Arc<dyn Store>) {
+    seed(&store).await;
+    enqueue(&store, &reconcile("g1"), 1).await;
+    enqueue(&store, &reconcile("g2"), 1).await;
+    let archive = job(JobKind::Archive, "g3", Target::Teams, Lane::Nightly);
+    enqueue(&store, &archive, 1).await;
+    let counts = store.job_counts().await.unwrap();
+    assert_eq!(
+        counts,
+        [
+            ("archive".to_string(), "queued".to_string(), 1),
+            ("reconcile".to_string(), "queued".to_string(), 2)
+        ]
+    );
+    let depth = store.queue_depth().await.unwrap();
+    assert_eq!(
+        depth,
+        [
+            (Lane::Nightly, JobKind::Archive, 1),
+            (Lane::Mis, JobKind::Reconcile, 2)
+        ]
+    );
+}
+
+async fn a_batch_is_followed_by_job_states_and_failed_among(store: Arc<dyn Store>) {
+    seed(&store).await;
+    let ids: Vec<i64> = [
+        enqueue(&store, &reconcile("g1"), 1).await,
+        enqueue(&store, &reconcile("g2"), 1).await,
+        enqueue(&store, &reconcile("g3"), 1).await,
+    ]
+    .into();
+    claim(&store, "w1", 2, 2).await;
+    let failed = JobEnd::Failed {
+        error: "gone".into(),
+    };
+    let ends = [
+        finish(ids[0], JobEnd::Done, None),
+        finish(ids[1], failed, None),
+    ];
+    store.finish_many("w1", &ends, 3).await.unwrap();
+    let mut states = store.job_states(&ids).await.unwrap();
+    states.sort_by_key(|(s, _)| s.as_str());
+    assert_eq!(
+        states,
+        [
+            (JobState::Done, 1),
+            (JobState::Failed, 1),
+            (JobState::Queued, 1)
+        ]
+    );
+    let failed = store.failed_among(&ids).await.unwrap();
+    assert_eq!(failed.iter().map(|j| j.id).collect::<Vec<_>>(), [ids[1]]);
+    assert!(store.job_states(&[]).await.unwrap().is_empty());
+}
+
+async fn jobs_finished_between_lists_ends_in_the_window(store: Arc<dyn Store>) {
+    seed(&store).await;
+    let early = enqueue(&store, &reconcile("g1"), 1).await;
+    let late = enqueue(&store, &reconcile("g2"), 1).await;
+    claim(&store, "w1", 2, 2).await;
+    store
+        .finish_many("w1", &[finish(early, JobEnd::Done, None)], 10)
+        .await
+        .unwrap();
+    store
+        .finish_many("w1", &[finish(late, JobEnd::Done, None)], 20)
+        .await
+        .unwrap();
+    let window = store.jobs_finished_between(10, 20).await.unwrap();
+    assert_eq!(window.iter().map(|j| j.id).collect::<Vec<_>>(), [late]);
+    assert_eq!((window[0].created_at, window[0].finished_at), (1, 20));
+    assert_eq!(store.jobs_finished_between(0, 20).await.unwrap().len(), 2);
+}
+
+// ---- The worker registry ----
+
+async fn heartbeat_extends_the_leases_of_the_workers_jobs(store: Arc<dyn Store>) {
+    seed(&store).await;
+    store.register_worker(&worker("w1", 0)).await.unwrap();
+    let id = enqueue(&store, &reconcile("g1"), 1).await;
+    claim(&store, "w1", 1, 10).await;
+    store.heartbeat("w1", 20, 10 * LEASE).await.unwrap();
+    assert!(claim(&store, "w2", 1, 2 * LEASE).await.is_empty());
+    assert_eq!(claim(&store, "w2", 1, 10 * LEASE + 1).await, [id]);
+}
+
+async fn live_workers_are_those_seen_since(store: Arc<dyn Store>) {
+    store.register_worker(&worker("w1", 1_000)).await.unwrap();
+    store.register_worker(&worker("w2", 5_000)).await.unwrap();
+    let ids = |ws: Vec<WorkerInfo>| ws.into_iter().map(|w| w.id).collect::<Vec<_>>();
+    assert_eq!(ids(store.live_workers(2_000).await.unwrap()), ["w2"]);
+    store.heartbeat("w1", 6_000, 6_000 + LEASE).await.unwrap();
+    assert_eq!(ids(store.live_workers(2_000).await.unwrap()), ["w1", "w2"]);
+    store.unregister_worker("w2").await.unwrap();
+    assert_eq!(ids(store.live_workers(0).await.unwrap()), ["w1"]);
+}
+
+async fn register_worker_forgets_workers_not_seen_for_an_hour(store: Arc<dyn Store>) {
+    const HOUR: i64 = 3_600_000;
+    store.register_worker(&worker("old", 0)).await.unwrap();
+    store
+        .register_worker(&worker("recent", HOUR))
+        .await
+        .unwrap();
+    store
+        .register_worker(&worker("new", HOUR + 1))
+        .await
+        .unwrap();
+    let all = store.live_workers(0).await.unwrap();
+    assert_eq!(
+        all.into_iter().map(|w| w.id).collect::<Vec<_>>(),
+        ["recent", "new"]
+    );
+}
+
+// ---- Audit, runs and schedule claims ----
+
+async fn audit_log_is_newest_first_with_a_limit(store: Arc<dyn Store>) {
+    for (at, outcome) in [(1, "granted"), (2, "refused"), (3, "conflict")] {
+        let entry = AuditEntry {
+            at,
+            actor: "teacher@hwbcymru.net".into(),
+            action: "restore".into(),
+            group_id: Some("g1".into()),
+            target: Some("teams".into()),
+            outcome: outcome.into(),
+            detail: String::new(),
+        };
+        store.audit(&entry).await.unwrap();
+    }
+    let log = store.audit_log(2).await.unwrap();
+    let outcomes: Vec<&str> = log.iter().map(|e| e.outcome.as_str()).collect();
+    assert_eq!(outcomes, ["conflict", "refused"]);
+    assert_eq!(log[0].group_id.as_deref(), Some("g1"));
+}
+
+async fn last_run_is_the_newest_and_only_ok_skips_failures(store: Arc<dyn Store>) {
+    assert!(store.last_run("nightly", false).await.unwrap().is_none());
+    let good = store.start_run("nightly", "2026-09-01", 10).await.unwrap();
+    store
+        .finish_run(good, "42 archived", true, 20)
+        .await
+        .unwrap();
+    let bad = store.start_run("nightly", "2026-09-02", 30).await.unwrap();
+    store.finish_run(bad, "3 failed", false, 40).await.unwrap();
+    let running = store.start_run("nightly", "2026-09-03", 50).await.unwrap();
+    let last = store.last_run("nightly", false).await.unwrap().unwrap();
+    assert_eq!((last.id, last.ok, last.finished_at), (running, None, None));
+    let ok = store.last_run("nightly", true).await.unwrap().unwrap();
+    assert_eq!(
+        (ok.id, ok.today.as_str(), ok.summary.as_str()),
+        (good, "2026-09-01", "42 archived")
+    );
+    assert_eq!(
+        (ok.started_at, ok.finished_at, ok.ok),
+        (10, Some(20), Some(true))
+    );
+}
+
+async fn claim_schedule_has_one_winner_per_day(store: Arc<dyn Store>) {
+    let day = "2026-09-01";
+    let (a, b) = tokio::join!(
+        store.claim_schedule("nightly", day, "p1", 10, 0),
+        store.claim_schedule("nightly", day, "p2", 10, 0)
+    );
+    assert!(a.unwrap() ^ b.unwrap(), "exactly one process wins the day");
+    assert!(store.schedule_unsettled("nightly", day).await.unwrap());
+    let next_day = store.claim_schedule("nightly", "2026-09-02", "p2", 11, 0);
+    assert!(next_day.await.unwrap());
+}
+
+async fn a_stale_unsettled_schedule_claim_is_taken_over(store: Arc<dyn Store>) {
+    let day = "2026-09-01";
+    assert!(
+        store
+            .claim_schedule("nightly", day, "p1", 10, 0)
+            .await
+            .unwrap()
+    );
+    // Still fresh: the claimer may be enqueuing.
+    assert!(
+        !store
+            .claim_schedule("nightly", day, "p2", 20, 10)
+            .await
+            .unwrap()
+    );
+    // Older than `stale_before`: the claimer died before it settled.
+    assert!(
+        store
+            .claim_schedule("nightly", day, "p2", 30, 11)
+            .await
+            .unwrap()
+    );
+}
+
+async fn a_settled_schedule_claim_is_never_taken_over(store: Arc<dyn Store>) {
+    let day = "2026-09-01";
+    assert!(
+        store
+            .claim_schedule("nightly", day, "p1", 10, 0)
+            .await
+            .unwrap()
+    );
+    store.settle_schedule("nightly", day).await.unwrap();
+    assert!(!store.schedule_unsettled("nightly", day).await.unwrap());
+    let late = store.claim_schedule("nightly", day, "p2", i64::MAX - 1, i64::MAX);
+    assert!(!late.await.unwrap());
+}
