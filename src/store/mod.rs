@@ -3,19 +3,27 @@
 //! Architecture Invariant: callers never see SQL; a snapshot import is one transaction (nothing is
 //! half-applied); a job is claimed by one worker at a time, under a lease that another worker may
 //! take over once it expires; jobs of one link never run at the same time.
+//!
+//! `Store` is the seam; `records` holds the plain data it takes and answers with; `sqlite` is the
+//! embedded backend. Every backend passes the same suite (`tests/it/store.rs`).
 
+mod records;
 mod sqlite;
 
+pub use records::{
+    AuditEntry, FinishedJob, ImportApplied, Job, JobEnd, JobFinish, NewJob, Run, StoredGroup,
+    WorkerInfo,
+};
 pub use sqlite::SqliteStore;
 
 use crate::core::domain::{Group, School, Snapshot, Target};
 use crate::core::job::{JobKind, JobState, Lane};
 use crate::core::link::Link;
-use crate::core::roster::Roster;
-use serde::Serialize;
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Why the store could not answer: the database refused, its schema could not be brought up to
+/// date, or what it holds is not ours (a name no version of class-sync writes).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database: {0}")]
@@ -32,139 +40,39 @@ impl From<crate::core::job::UnknownName> for StoreError {
     }
 }
 
-/// A group with the flags the store keeps beside it.
-#[derive(Clone, Debug)]
-pub struct StoredGroup {
-    pub group: Group,
-    pub withdrawn: bool,
-}
-
-/// What an import changed, by group id.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct ImportApplied {
-    pub added: Vec<String>,
-    pub changed: Vec<String>,
-    pub unchanged: Vec<String>,
-    pub withdrawn: Vec<String>,
-}
-
-/// A job to enqueue.
-#[derive(Clone, Debug)]
-pub struct NewJob {
-    pub kind: JobKind,
-    pub group_id: String,
-    pub target: Target,
-    pub lane: Lane,
-    pub requested_by: Option<String>,
-    pub max_attempts: u32,
-}
-
-/// A stored job.
-#[derive(Clone, Debug, Serialize)]
-pub struct Job {
-    pub id: i64,
-    pub kind: JobKind,
-    pub group_id: String,
-    pub target: Target,
-    pub lane: Lane,
-    pub state: JobState,
-    pub attempts: u32,
-    pub max_attempts: u32,
-    pub last_error: Option<String>,
-    pub requested_by: Option<String>,
-}
-
-/// How a claimed job ended.
-#[derive(Clone, Debug)]
-pub enum JobEnd {
-    Done,
-    /// Back to the queue; `counts: false` gives the attempt back (the service was throttling).
-    Retry {
-        run_at: i64,
-        error: String,
-        counts: bool,
-    },
-    Failed {
-        error: String,
-    },
-}
-
-/// A claimed job's end, with the link state it leaves behind (saved in the same transaction).
-#[derive(Clone, Debug)]
-pub struct JobFinish {
-    pub job_id: i64,
-    pub end: JobEnd,
-    pub link: Option<Link>,
-}
-
-/// One audit line.
-#[derive(Clone, Debug, Serialize)]
-pub struct AuditEntry {
-    pub at: i64,
-    pub actor: String,
-    pub action: String,
-    pub group_id: Option<String>,
-    pub target: Option<String>,
-    pub outcome: String,
-    pub detail: String,
-}
-
-/// A recorded run of the nightly job.
-#[derive(Clone, Debug, Serialize)]
-pub struct Run {
-    pub id: i64,
-    pub kind: String,
-    pub today: String,
-    pub started_at: i64,
-    pub finished_at: Option<i64>,
-    pub summary: String,
-    pub ok: Option<bool>,
-}
-
-/// A job that ended, with its times, for job-outcome and restore-latency metrics.
-#[derive(Clone, Debug)]
-pub struct FinishedJob {
-    pub id: i64,
-    pub kind: JobKind,
-    pub state: JobState,
-    pub created_at: i64,
-    pub finished_at: i64,
-}
-
-/// A worker process as registered in the store.
-#[derive(Clone, Debug, Serialize)]
-pub struct WorkerInfo {
-    pub id: String,
-    pub kind: String,
-    pub pid: i64,
-    pub started_at: i64,
-    pub seen_at: i64,
-}
-
 /// The store seam. SQLite today; PostgreSQL (several workers) implements the same trait later.
+///
+/// Times are Unix milliseconds, passed in by the caller wherever they decide something (leases,
+/// run times, schedule claims), so tests and the scheduler choose the clock.
 #[async_trait::async_trait]
 pub trait Store: Send + Sync {
+    // ---- Schools, groups and links: what the UMP sent, one link per group × target ----
+
     /// Applies a validated snapshot in one transaction; creates a pending link for every group × target.
     async fn import_snapshot(&self, snapshot: &Snapshot) -> StoreResult<ImportApplied>;
     /// Adds or replaces one group of a known school (the API's PUT); true when it changed.
     async fn put_group(&self, group: &Group) -> StoreResult<Option<bool>>;
     async fn school(&self, id: &str) -> StoreResult<Option<School>>;
+    /// Every known school's id, in id order.
     async fn school_ids(&self) -> StoreResult<Vec<String>>;
     async fn group(&self, id: &str) -> StoreResult<Option<StoredGroup>>;
+    /// Every group, withdrawn ones included, in id order.
     async fn groups(&self) -> StoreResult<Vec<StoredGroup>>;
     async fn link(&self, group_id: &str, target: Target) -> StoreResult<Option<Link>>;
     async fn links_of(&self, group_id: &str) -> StoreResult<Vec<Link>>;
+    /// Every link, in (group, target) order.
     async fn all_links(&self) -> StoreResult<Vec<Link>>;
+    /// Saves every field of a link, except that it never turns `mis_linked` back on: a restore
+    /// granted while a job held a stale copy wins.
     async fn save_link(&self, link: &Link) -> StoreResult<()>;
     /// Records that MIS changes arrived after the cutoff on an MIS-linked, created link (one field,
     /// so it never overwrites what a job wrote meanwhile).
     async fn note_held_changes(&self, group_id: &str, target: Target) -> StoreResult<()>;
-    /// The Restore grant, atomically: MIS-unlinks the link if it can be restored (archived, or a
-    /// failed restore) and enqueues its restore job (or finds the pending one). None: not restorable.
-    async fn grant_restore(&self, job: &NewJob, now_ms: i64) -> StoreResult<Option<(i64, bool)>>;
+
+    // ---- The job queue: enqueue, claim under a lease, end ----
 
     /// Enqueues unless an equal job is already waiting (a restore: waiting or running); returns
-    /// the job's id and whether it is new.
+    /// the job's id and whether it is new. An equal waiting job is lifted into a more urgent lane.
     async fn enqueue(&self, job: &NewJob, now_ms: i64) -> StoreResult<(i64, bool)> {
         let ids = self.enqueue_many(std::slice::from_ref(job), now_ms).await?;
         ids.into_iter()
@@ -173,6 +81,9 @@ pub trait Store: Send + Sync {
     }
     /// `enqueue` for many jobs in one transaction (a nightly run enqueues 100k+); answers in order.
     async fn enqueue_many(&self, jobs: &[NewJob], now_ms: i64) -> StoreResult<Vec<(i64, bool)>>;
+    /// The Restore grant, atomically: MIS-unlinks the link if it can be restored (archived, or a
+    /// failed restore) and enqueues its restore job (or finds the pending one). None: not restorable.
+    async fn grant_restore(&self, job: &NewJob, now_ms: i64) -> StoreResult<Option<(i64, bool)>>;
     /// Takes up to `limit` runnable jobs of `target` (highest lane first, never two of one link),
     /// leasing them until `now + lease`. A job whose lease ran out (its worker died) is runnable again.
     async fn claim(
@@ -190,6 +101,9 @@ pub trait Store: Send + Sync {
     /// ends hundreds of jobs a second: one write each would be the bottleneck).
     /// Only jobs `worker` still holds are ended: a job whose lease was taken over is the new holder's.
     async fn finish_many(&self, worker: &str, ends: &[JobFinish], now_ms: i64) -> StoreResult<()>;
+
+    // ---- Following jobs: for commands that wait, `status` and `/metrics` ----
+
     async fn job(&self, id: i64) -> StoreResult<Option<Job>>;
     /// Jobs queued or running (leased), and the earliest time a queued one may run.
     async fn pending_work(&self) -> StoreResult<(u64, Option<i64>)>;
@@ -197,6 +111,18 @@ pub trait Store: Send + Sync {
     async fn job_counts(&self) -> StoreResult<Vec<(String, String, u64)>>;
     /// (lane, kind, count) of jobs queued or running, for `/metrics`.
     async fn queue_depth(&self) -> StoreResult<Vec<(Lane, JobKind, u64)>>;
+    /// Jobs that ended (done or failed) in `(after_ms, upto_ms]`, for `/metrics`.
+    async fn jobs_finished_between(
+        &self,
+        after_ms: i64,
+        upto_ms: i64,
+    ) -> StoreResult<Vec<FinishedJob>>;
+    /// (state, count) over the jobs `ids`, to follow a batch (a nightly run's jobs) to its end.
+    async fn job_states(&self, ids: &[i64]) -> StoreResult<Vec<(JobState, u64)>>;
+    /// The failed jobs among `ids`, with their errors.
+    async fn failed_among(&self, ids: &[i64]) -> StoreResult<Vec<Job>>;
+
+    // ---- The worker registry: who is alive, and the leases they keep fresh ----
 
     /// Registers a worker process (and forgets workers not seen for an hour).
     async fn register_worker(&self, info: &WorkerInfo) -> StoreResult<()>;
@@ -206,12 +132,19 @@ pub trait Store: Send + Sync {
     /// Workers seen at or after `since_ms`.
     async fn live_workers(&self, since_ms: i64) -> StoreResult<Vec<WorkerInfo>>;
 
+    // ---- The audit log ----
+
     async fn audit(&self, entry: &AuditEntry) -> StoreResult<()>;
+    /// The `limit` latest entries, newest first.
     async fn audit_log(&self, limit: u32) -> StoreResult<Vec<AuditEntry>>;
+
+    // ---- Runs of the nightly job, and the once-a-day schedule claim ----
+
+    /// Records a run starting; returns its id for `finish_run`.
     async fn start_run(&self, kind: &str, today: &str, now_ms: i64) -> StoreResult<i64>;
     async fn finish_run(&self, id: i64, summary: &str, ok: bool, now_ms: i64) -> StoreResult<()>;
+    /// The latest run of `kind` (finished or not); with `only_ok`, the latest that succeeded.
     async fn last_run(&self, kind: &str, only_ok: bool) -> StoreResult<Option<Run>>;
-
     /// Claims the scheduled job `kind` for one London `day`; true for the one caller that got it
     /// (across processes). A claim not settled (`settle_schedule`) by `stale_before_ms` is taken
     /// over: its process died before it had enqueued the night's work.
@@ -227,16 +160,6 @@ pub trait Store: Send + Sync {
     async fn settle_schedule(&self, kind: &str, day: &str) -> StoreResult<()>;
     /// Whether the day is claimed but not yet settled (someone is enqueuing, or died doing it).
     async fn schedule_unsettled(&self, kind: &str, day: &str) -> StoreResult<bool>;
-    /// Jobs that ended (done or failed) in `(after_ms, upto_ms]`, for `/metrics`.
-    async fn jobs_finished_between(
-        &self,
-        after_ms: i64,
-        upto_ms: i64,
-    ) -> StoreResult<Vec<FinishedJob>>;
-    /// (state, count) over the jobs `ids`, to follow a batch (a nightly run's jobs) to its end.
-    async fn job_states(&self, ids: &[i64]) -> StoreResult<Vec<(JobState, u64)>>;
-    /// The failed jobs among `ids`, with their errors.
-    async fn failed_among(&self, ids: &[i64]) -> StoreResult<Vec<Job>>;
 }
 
 /// Opens the store named by `database_url` and brings its schema up to date.

@@ -5,6 +5,7 @@
 
 use super::*;
 use crate::core::domain::Group;
+use crate::core::roster::Roster;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };

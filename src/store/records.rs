@@ -1,0 +1,117 @@
+//! The plain data the store takes and answers with: stored groups, import outcomes, jobs and their
+//! ends, audit lines, runs, workers. No behaviour and no SQL; re-exported as `crate::store::…`.
+//! (`Link` is the core's: `crate::core::link::Link`.)
+
+use crate::core::domain::{Group, Target};
+use crate::core::job::{JobKind, JobState, Lane};
+use crate::core::link::Link;
+use serde::Serialize;
+
+/// A group with the flags the store keeps beside it.
+#[derive(Clone, Debug)]
+pub struct StoredGroup {
+    pub group: Group,
+    pub withdrawn: bool,
+}
+
+/// What an import changed, by group id.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ImportApplied {
+    pub added: Vec<String>,
+    pub changed: Vec<String>,
+    pub unchanged: Vec<String>,
+    pub withdrawn: Vec<String>,
+}
+
+/// A job to enqueue.
+#[derive(Clone, Debug)]
+pub struct NewJob {
+    pub kind: JobKind,
+    pub group_id: String,
+    pub target: Target,
+    pub lane: Lane,
+    pub requested_by: Option<String>,
+    pub max_attempts: u32,
+}
+
+/// A stored job.
+#[derive(Clone, Debug, Serialize)]
+pub struct Job {
+    pub id: i64,
+    pub kind: JobKind,
+    pub group_id: String,
+    pub target: Target,
+    pub lane: Lane,
+    pub state: JobState,
+    pub attempts: u32,
+    pub max_attempts: u32,
+    pub last_error: Option<String>,
+    pub requested_by: Option<String>,
+}
+
+/// How a claimed job ended.
+#[derive(Clone, Debug)]
+pub enum JobEnd {
+    Done,
+    /// Back to the queue; `counts: false` gives the attempt back (the service was throttling).
+    Retry {
+        run_at: i64,
+        error: String,
+        counts: bool,
+    },
+    Failed {
+        error: String,
+    },
+}
+
+/// A claimed job's end, with the link state it leaves behind (saved in the same transaction).
+#[derive(Clone, Debug)]
+pub struct JobFinish {
+    pub job_id: i64,
+    pub end: JobEnd,
+    pub link: Option<Link>,
+}
+
+/// One audit line.
+#[derive(Clone, Debug, Serialize)]
+pub struct AuditEntry {
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub group_id: Option<String>,
+    pub target: Option<String>,
+    pub outcome: String,
+    pub detail: String,
+}
+
+/// A recorded run of the nightly job.
+#[derive(Clone, Debug, Serialize)]
+pub struct Run {
+    pub id: i64,
+    pub kind: String,
+    pub today: String,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    pub summary: String,
+    pub ok: Option<bool>,
+}
+
+/// A job that ended, with its times, for job-outcome and restore-latency metrics.
+#[derive(Clone, Debug)]
+pub struct FinishedJob {
+    pub id: i64,
+    pub kind: JobKind,
+    pub state: JobState,
+    pub created_at: i64,
+    pub finished_at: i64,
+}
+
+/// A worker process as registered in the store.
+#[derive(Clone, Debug, Serialize)]
+pub struct WorkerInfo {
+    pub id: String,
+    pub kind: String,
+    pub pid: i64,
+    pub started_at: i64,
+    pub seen_at: i64,
+}
