@@ -1,0 +1,292 @@
+//! Schools, groups and links in SQLite: the snapshot import (one transaction), one group's put,
+//! the reads, and saving a link (never turning `mis_linked` back on). Owns the row mapping of
+//! `schools`, `groups` and `links`, and `save_link_in`, which the queue uses to save a link with a
+//! job's end.
+
+use super::{SqliteStore, json, parse_json};
+use crate::core::domain::{Group, School, Snapshot, Target};
+use crate::core::link::Link;
+use crate::core::roster::Roster;
+use crate::store::{ImportApplied, StoreError, StoreResult, StoredGroup};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+/// The wall clock, only for the `updated_at` bookkeeping columns (no rule reads them).
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// A link's managed roster as stored in `links.managed`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct RosterJson {
+    teachers: Vec<String>,
+    learners: Vec<String>,
+}
+
+fn school_from(row: &SqliteRow) -> StoreResult<School> {
+    Ok(School {
+        id: row.get("id"),
+        name: row.get("name"),
+        admins: parse_json(row.get::<&str, _>("admins"), "school admins")?,
+    })
+}
+
+fn group_from(row: &SqliteRow) -> StoreResult<StoredGroup> {
+    let targets: Vec<Target> = parse_json(row.get::<&str, _>("targets"), "group targets")?;
+    Ok(StoredGroup {
+        group: Group {
+            id: row.get("id"),
+            school: row.get("school_id"),
+            academic_year: row.get("academic_year"),
+            name: row.get("name"),
+            year_group: row.get("year_group"),
+            subject: row.get("subject"),
+            targets,
+            teachers: parse_json(row.get::<&str, _>("teachers"), "group teachers")?,
+            learners: parse_json(row.get::<&str, _>("learners"), "group learners")?,
+        },
+        withdrawn: row.get::<i64, _>("withdrawn") != 0,
+    })
+}
+
+fn link_from(row: &SqliteRow) -> StoreResult<Link> {
+    let managed: RosterJson = parse_json(row.get::<&str, _>("managed"), "link managed roster")?;
+    let target = row
+        .get::<&str, _>("target")
+        .parse()
+        .map_err(StoreError::Corrupt)?;
+    let state = row
+        .get::<&str, _>("state")
+        .parse()
+        .map_err(StoreError::Corrupt)?;
+    let mis_linked = row.get::<i64, _>("mis_linked") != 0;
+    let mut link = Link::stored(row.get::<String, _>("group_id"), target, state, mis_linked);
+    link.remote_id = row.get("remote_id");
+    link.managed = Roster::new(managed.teachers, managed.learners);
+    link.missing_accounts = parse_json(
+        row.get::<&str, _>("missing_accounts"),
+        "link missing accounts",
+    )?;
+    link.last_sync = row.get("last_sync");
+    link.last_error = row.get("last_error");
+    link.held_changes = row.get::<i64, _>("held_changes") != 0;
+    Ok(link)
+}
+
+/// Saves a link inside `tx`; never turns `mis_linked` back on (see `Store::save_link`).
+pub(super) async fn save_link_in(tx: &mut sqlx::SqliteConnection, l: &Link) -> StoreResult<()> {
+    let managed = RosterJson {
+        teachers: l.managed.teachers.iter().cloned().collect(),
+        learners: l.managed.learners.iter().cloned().collect(),
+    };
+    sqlx::query(
+        "UPDATE links SET state = ?3, remote_id = ?4, mis_linked = MIN(mis_linked, ?5), managed = ?6, missing_accounts = ?7,
+           last_sync = ?8, last_error = ?9, held_changes = ?10, updated_at = ?11
+         WHERE group_id = ?1 AND target = ?2",
+    )
+    .bind(&l.group_id)
+    .bind(l.target.as_str())
+    .bind(l.state().as_str())
+    .bind(&l.remote_id)
+    .bind(l.mis_linked() as i64)
+    .bind(json(&managed))
+    .bind(json(&l.missing_accounts))
+    .bind(l.last_sync)
+    .bind(&l.last_error)
+    .bind(l.held_changes as i64)
+    .bind(now_ms())
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Writes one group inside `tx`; returns None if unchanged, Some(true) if new, Some(false) if changed.
+async fn upsert_group(
+    tx: &mut sqlx::SqliteConnection,
+    g: &Group,
+    now: i64,
+) -> StoreResult<Option<bool>> {
+    let existing = sqlx::query("SELECT * FROM groups WHERE id = ?1")
+        .bind(&g.id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let outcome = match &existing {
+        None => Some(true),
+        Some(row) => {
+            let old = group_from(row)?;
+            if old.group == *g && !old.withdrawn {
+                None
+            } else {
+                Some(false)
+            }
+        }
+    };
+    if outcome.is_some() {
+        sqlx::query(
+            "INSERT INTO groups (id, school_id, academic_year, name, year_group, subject, targets, teachers, learners, withdrawn, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, ?10)
+             ON CONFLICT(id) DO UPDATE SET school_id = excluded.school_id, academic_year = excluded.academic_year,
+               name = excluded.name, year_group = excluded.year_group, subject = excluded.subject, targets = excluded.targets,
+               teachers = excluded.teachers, learners = excluded.learners, withdrawn = 0, updated_at = excluded.updated_at",
+        )
+        .bind(&g.id)
+        .bind(&g.school)
+        .bind(&g.academic_year)
+        .bind(&g.name)
+        .bind(g.year_group)
+        .bind(&g.subject)
+        .bind(json(&g.targets))
+        .bind(json(&g.teachers))
+        .bind(json(&g.learners))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    for t in &g.targets {
+        sqlx::query("INSERT OR IGNORE INTO links (group_id, target, state, updated_at) VALUES (?1, ?2, 'pending', ?3)")
+            .bind(&g.id)
+            .bind(t.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(outcome)
+}
+
+pub(super) async fn import_snapshot(
+    db: &SqliteStore,
+    snapshot: &Snapshot,
+) -> StoreResult<ImportApplied> {
+    let now = now_ms();
+    let mut tx = db.writer.begin_with("BEGIN IMMEDIATE").await?;
+    let mut applied = ImportApplied::default();
+    for s in &snapshot.schools {
+        sqlx::query(
+            "INSERT INTO schools (id, name, admins, updated_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(id) DO UPDATE SET name = excluded.name, admins = excluded.admins, updated_at = excluded.updated_at",
+        )
+        .bind(&s.id)
+        .bind(&s.name)
+        .bind(json(&s.admins))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    for g in &snapshot.groups {
+        match upsert_group(&mut tx, g, now).await? {
+            Some(true) => applied.added.push(g.id.clone()),
+            Some(false) => applied.changed.push(g.id.clone()),
+            None => applied.unchanged.push(g.id.clone()),
+        }
+    }
+    // A snapshot is the full state of the schools it lists: their other groups are withdrawn.
+    let present: std::collections::HashSet<&str> =
+        snapshot.groups.iter().map(|g| g.id.as_str()).collect();
+    for s in &snapshot.schools {
+        let rows = sqlx::query("SELECT id FROM groups WHERE school_id = ?1 AND withdrawn = 0")
+            .bind(&s.id)
+            .fetch_all(&mut *tx)
+            .await?;
+        for row in rows {
+            let id: String = row.get("id");
+            if !present.contains(id.as_str()) {
+                sqlx::query("UPDATE groups SET withdrawn = 1, updated_at = ?2 WHERE id = ?1")
+                    .bind(&id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                applied.withdrawn.push(id);
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(applied)
+}
+
+pub(super) async fn put_group(db: &SqliteStore, group: &Group) -> StoreResult<Option<bool>> {
+    let mut tx = db.writer.begin_with("BEGIN IMMEDIATE").await?;
+    let outcome = upsert_group(&mut tx, group, now_ms()).await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+pub(super) async fn school(db: &SqliteStore, id: &str) -> StoreResult<Option<School>> {
+    let row = sqlx::query("SELECT * FROM schools WHERE id = ?1")
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?;
+    row.as_ref().map(school_from).transpose()
+}
+
+pub(super) async fn school_ids(db: &SqliteStore) -> StoreResult<Vec<String>> {
+    let rows = sqlx::query("SELECT id FROM schools ORDER BY id")
+        .fetch_all(&db.pool)
+        .await?;
+    Ok(rows.iter().map(|r| r.get("id")).collect())
+}
+
+pub(super) async fn group(db: &SqliteStore, id: &str) -> StoreResult<Option<StoredGroup>> {
+    let row = sqlx::query("SELECT * FROM groups WHERE id = ?1")
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?;
+    row.as_ref().map(group_from).transpose()
+}
+
+pub(super) async fn groups(db: &SqliteStore) -> StoreResult<Vec<StoredGroup>> {
+    let rows = sqlx::query("SELECT * FROM groups ORDER BY id")
+        .fetch_all(&db.pool)
+        .await?;
+    rows.iter().map(group_from).collect()
+}
+
+pub(super) async fn link(
+    db: &SqliteStore,
+    group_id: &str,
+    target: Target,
+) -> StoreResult<Option<Link>> {
+    let row = sqlx::query("SELECT * FROM links WHERE group_id = ?1 AND target = ?2")
+        .bind(group_id)
+        .bind(target.as_str())
+        .fetch_optional(&db.pool)
+        .await?;
+    row.as_ref().map(link_from).transpose()
+}
+
+pub(super) async fn links_of(db: &SqliteStore, group_id: &str) -> StoreResult<Vec<Link>> {
+    let rows = sqlx::query("SELECT * FROM links WHERE group_id = ?1 ORDER BY target")
+        .bind(group_id)
+        .fetch_all(&db.pool)
+        .await?;
+    rows.iter().map(link_from).collect()
+}
+
+pub(super) async fn all_links(db: &SqliteStore) -> StoreResult<Vec<Link>> {
+    let rows = sqlx::query("SELECT * FROM links ORDER BY group_id, target")
+        .fetch_all(&db.pool)
+        .await?;
+    rows.iter().map(link_from).collect()
+}
+
+/// Never turns `mis_linked` back on: a restore granted while a job held a stale copy wins.
+pub(super) async fn save_link(db: &SqliteStore, l: &Link) -> StoreResult<()> {
+    let mut conn = db.writer.acquire().await?;
+    save_link_in(&mut conn, l).await
+}
+
+pub(super) async fn note_held_changes(
+    db: &SqliteStore,
+    group_id: &str,
+    target: Target,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE links SET held_changes = 1, updated_at = ?3
+         WHERE group_id = ?1 AND target = ?2 AND mis_linked = 1 AND state <> 'pending'",
+    )
+    .bind(group_id)
+    .bind(target.as_str())
+    .bind(now_ms())
+    .execute(&db.writer)
+    .await?;
+    Ok(())
+}
