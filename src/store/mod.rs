@@ -11,8 +11,8 @@ mod records;
 mod sqlite;
 
 pub use records::{
-    AuditEntry, FinishedJob, ImportApplied, Job, JobEnd, JobFinish, NewJob, Run, StoredGroup,
-    WorkerInfo,
+    AuditEntry, FinishedJob, ImportApplied, Job, JobEnd, JobFinish, NewJob, PutGroup, Run,
+    StoredGroup, WorkerInfo,
 };
 pub use sqlite::SqliteStore;
 
@@ -50,8 +50,11 @@ pub trait Store: Send + Sync {
 
     /// Applies a validated snapshot in one transaction; creates a pending link for every group × target.
     async fn import_snapshot(&self, snapshot: &Snapshot) -> StoreResult<ImportApplied>;
-    /// Adds or replaces one group of a known school (the API's PUT); true when it changed.
-    async fn put_group(&self, group: &Group) -> StoreResult<Option<bool>>;
+    /// Adds or replaces one group (the API's PUT), in one transaction, and makes a pending link for
+    /// each of its targets that has none. Withdraws nothing: one group is not its school's full state.
+    /// Its school must be known (the caller checks `school_ids`): an unknown school is refused by
+    /// the schema, as an error, and nothing is stored.
+    async fn put_group(&self, group: &Group) -> StoreResult<PutGroup>;
     async fn school(&self, id: &str) -> StoreResult<Option<School>>;
     /// Every known school's id, in id order.
     async fn school_ids(&self) -> StoreResult<Vec<String>>;

@@ -14,6 +14,17 @@ pub struct StoredGroup {
     pub withdrawn: bool,
 }
 
+/// What `Store::put_group` did with one group (an import sorts its groups the same way).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PutGroup {
+    /// The group was not known: stored, with a pending link for each of its targets.
+    Added,
+    /// A known group whose data differ, or that was withdrawn (it is current again): replaced.
+    Changed,
+    /// A known, current group with the same data: nothing rewritten.
+    Unchanged,
+}
+
 /// What an import changed, by group id.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ImportApplied {

@@ -8,7 +8,7 @@ use class_sync::core::domain::{Group, School, Snapshot, Target};
 use class_sync::core::job::{JobKind, JobState, Lane};
 use class_sync::core::link::{Link, LinkEvent, LinkState};
 use class_sync::core::roster::Roster;
-use class_sync::store::{AuditEntry, JobEnd, JobFinish, NewJob, Store, WorkerInfo};
+use class_sync::store::{AuditEntry, JobEnd, JobFinish, NewJob, PutGroup, Store, WorkerInfo};
 use std::sync::Arc;
 
 /// A store made for one test, with whatever must live as long as it (SQLite: its temporary folder).
@@ -41,6 +41,7 @@ macro_rules! store_suite {
                 put_group_reports_added_then_unchanged_then_changed,
                 put_group_brings_a_withdrawn_group_back_as_changed,
                 put_group_adds_links_for_new_targets,
+                put_group_withdraws_no_other_group,
                 put_group_of_an_unknown_school_stores_nothing,
                 save_link_round_trips_every_field,
                 save_link_never_turns_mis_linked_back_on,
@@ -278,10 +279,10 @@ async fn import_is_one_transaction(store: Arc<dyn Store>) {
 async fn put_group_reports_added_then_unchanged_then_changed(store: Arc<dyn Store>) {
     seed(&store).await;
     let mut g = group("g9", SCHOOL);
-    assert_eq!(store.put_group(&g).await.unwrap(), Some(true));
-    assert_eq!(store.put_group(&g).await.unwrap(), None);
+    assert_eq!(store.put_group(&g).await.unwrap(), PutGroup::Added);
+    assert_eq!(store.put_group(&g).await.unwrap(), PutGroup::Unchanged);
     g.name = "g9 Further Mathematics".into();
-    assert_eq!(store.put_group(&g).await.unwrap(), Some(false));
+    assert_eq!(store.put_group(&g).await.unwrap(), PutGroup::Changed);
     assert_eq!(store.group("g9").await.unwrap().unwrap().group, g);
 }
 
@@ -294,7 +295,7 @@ async fn put_group_brings_a_withdrawn_group_back_as_changed(store: Arc<dyn Store
         .unwrap();
     assert_eq!(
         store.put_group(&group("g3", SCHOOL)).await.unwrap(),
-        Some(false)
+        PutGroup::Changed
     );
     assert!(!store.group("g3").await.unwrap().unwrap().withdrawn);
 }
@@ -309,6 +310,14 @@ async fn put_group_adds_links_for_new_targets(store: Arc<dyn Store>) {
     store.put_group(&g).await.unwrap();
     let classroom = store.link("g1", Target::Classroom).await.unwrap().unwrap();
     assert_eq!(classroom.state(), LinkState::Pending);
+}
+
+async fn put_group_withdraws_no_other_group(store: Arc<dyn Store>) {
+    seed(&store).await;
+    store.put_group(&group("g9", SCHOOL)).await.unwrap();
+    let groups = store.groups().await.unwrap();
+    assert_eq!(groups.len(), 4);
+    assert!(groups.iter().all(|g| !g.withdrawn));
 }
 
 async fn put_group_of_an_unknown_school_stores_nothing(store: Arc<dyn Store>) {

@@ -7,7 +7,7 @@ use super::{SqliteStore, json, parse_json};
 use crate::core::domain::{Group, School, Snapshot, Target};
 use crate::core::link::Link;
 use crate::core::roster::Roster;
-use crate::store::{ImportApplied, StoreError, StoreResult, StoredGroup};
+use crate::store::{ImportApplied, PutGroup, StoreError, StoreResult, StoredGroup};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
@@ -100,28 +100,28 @@ pub(super) async fn save_link_in(tx: &mut sqlx::SqliteConnection, l: &Link) -> S
     Ok(())
 }
 
-/// Writes one group inside `tx`; returns None if unchanged, Some(true) if new, Some(false) if changed.
+/// Writes one group inside `tx` (unless unchanged) and makes its missing links.
 async fn upsert_group(
     tx: &mut sqlx::SqliteConnection,
     g: &Group,
     now: i64,
-) -> StoreResult<Option<bool>> {
+) -> StoreResult<PutGroup> {
     let existing = sqlx::query("SELECT * FROM groups WHERE id = ?1")
         .bind(&g.id)
         .fetch_optional(&mut *tx)
         .await?;
     let outcome = match &existing {
-        None => Some(true),
+        None => PutGroup::Added,
         Some(row) => {
             let old = group_from(row)?;
             if old.group == *g && !old.withdrawn {
-                None
+                PutGroup::Unchanged
             } else {
-                Some(false)
+                PutGroup::Changed
             }
         }
     };
-    if outcome.is_some() {
+    if outcome != PutGroup::Unchanged {
         sqlx::query(
             "INSERT INTO groups (id, school_id, academic_year, name, year_group, subject, targets, teachers, learners, withdrawn, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, ?10)
@@ -174,9 +174,9 @@ pub(super) async fn import_snapshot(
     }
     for g in &snapshot.groups {
         match upsert_group(&mut tx, g, now).await? {
-            Some(true) => applied.added.push(g.id.clone()),
-            Some(false) => applied.changed.push(g.id.clone()),
-            None => applied.unchanged.push(g.id.clone()),
+            PutGroup::Added => applied.added.push(g.id.clone()),
+            PutGroup::Changed => applied.changed.push(g.id.clone()),
+            PutGroup::Unchanged => applied.unchanged.push(g.id.clone()),
         }
     }
     // A snapshot is the full state of the schools it lists: their other groups are withdrawn.
@@ -203,7 +203,7 @@ pub(super) async fn import_snapshot(
     Ok(applied)
 }
 
-pub(super) async fn put_group(db: &SqliteStore, group: &Group) -> StoreResult<Option<bool>> {
+pub(super) async fn put_group(db: &SqliteStore, group: &Group) -> StoreResult<PutGroup> {
     let mut tx = db.writer.begin_with("BEGIN IMMEDIATE").await?;
     let outcome = upsert_group(&mut tx, group, now_ms()).await?;
     tx.commit().await?;

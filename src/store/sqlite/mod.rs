@@ -16,8 +16,8 @@ use crate::core::domain::{Group, School, Snapshot, Target};
 use crate::core::job::{JobKind, JobState, Lane};
 use crate::core::link::Link;
 use crate::store::{
-    AuditEntry, FinishedJob, ImportApplied, Job, JobFinish, NewJob, Run, Store, StoreError,
-    StoreResult, StoredGroup, WorkerInfo,
+    AuditEntry, FinishedJob, ImportApplied, Job, JobFinish, NewJob, PutGroup, Run, Store,
+    StoreError, StoreResult, StoredGroup, WorkerInfo,
 };
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -84,7 +84,7 @@ impl Store for SqliteStore {
         groups::import_snapshot(self, snapshot).await
     }
 
-    async fn put_group(&self, group: &Group) -> StoreResult<Option<bool>> {
+    async fn put_group(&self, group: &Group) -> StoreResult<PutGroup> {
         groups::put_group(self, group).await
     }
 

@@ -2,6 +2,7 @@
 //! implies as the calendar allows, count what was held back.
 
 use super::*;
+use crate::store::PutGroup;
 
 #[derive(Debug, Default, Serialize)]
 pub struct ImportSummary {
@@ -56,9 +57,9 @@ pub struct PutGroupSummary {
 /// Unlike an import, it withdraws nothing: one group is not the full state of its school.
 pub async fn put_group(app: &App, group: &Group, actor: &str) -> StoreResult<PutGroupSummary> {
     let outcome = match app.store.put_group(group).await? {
-        Some(true) => GroupChange::Added,
-        Some(false) => GroupChange::Changed,
-        None => GroupChange::Unchanged,
+        PutGroup::Added => GroupChange::Added,
+        PutGroup::Changed => GroupChange::Changed,
+        PutGroup::Unchanged => GroupChange::Unchanged,
     };
     let mut held_back = HeldCounts::new();
     let mut jobs = Vec::new();
