@@ -11,7 +11,7 @@ mod records;
 mod sqlite;
 
 pub use records::{
-    AuditEntry, FinishedJob, ImportApplied, Job, JobEnd, JobFinish, NewJob, PutGroup, Run,
+    AuditEntry, FinishedJob, GroupChange, ImportApplied, Job, JobEnd, JobFinish, NewJob, Run,
     StoredGroup, WorkerInfo,
 };
 pub use sqlite::SqliteStore;
@@ -54,7 +54,7 @@ pub trait Store: Send + Sync {
     /// each of its targets that has none. Withdraws nothing: one group is not its school's full state.
     /// Its school must be known (the caller checks `school_ids`): an unknown school is refused by
     /// the schema, as an error, and nothing is stored.
-    async fn put_group(&self, group: &Group) -> StoreResult<PutGroup>;
+    async fn put_group(&self, group: &Group) -> StoreResult<GroupChange>;
     async fn school(&self, id: &str) -> StoreResult<Option<School>>;
     /// Every known school's id, in id order.
     async fn school_ids(&self) -> StoreResult<Vec<String>>;

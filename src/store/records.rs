@@ -14,15 +14,33 @@ pub struct StoredGroup {
     pub withdrawn: bool,
 }
 
-/// What `Store::put_group` did with one group (an import sorts its groups the same way).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PutGroup {
+/// What `Store::put_group` did with one group (an import sorts its groups the same way); the
+/// planner and the API report it as it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupChange {
     /// The group was not known: stored, with a pending link for each of its targets.
     Added,
     /// A known group whose data differ, or that was withdrawn (it is current again): replaced.
     Changed,
     /// A known, current group with the same data: nothing rewritten.
     Unchanged,
+}
+
+impl GroupChange {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupChange::Added => "added",
+            GroupChange::Changed => "changed",
+            GroupChange::Unchanged => "unchanged",
+        }
+    }
+}
+
+impl std::fmt::Display for GroupChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// What an import changed, by group id.

@@ -8,7 +8,7 @@ use class_sync::core::domain::{Group, School, Snapshot, Target};
 use class_sync::core::job::{JobKind, JobState, Lane};
 use class_sync::core::link::{Link, LinkEvent, LinkState};
 use class_sync::core::roster::Roster;
-use class_sync::store::{AuditEntry, JobEnd, JobFinish, NewJob, PutGroup, Store, WorkerInfo};
+use class_sync::store::{AuditEntry, GroupChange, JobEnd, JobFinish, NewJob, Store, WorkerInfo};
 use std::sync::Arc;
 
 /// A store made for one test, with whatever must live as long as it (SQLite: its temporary folder).
@@ -56,6 +56,7 @@ macro_rules! store_suite {
                 claim_honours_limit_and_target,
                 claim_waits_for_run_at,
                 claim_takes_over_a_job_whose_lease_expired,
+                a_restore_whose_worker_died_goes_before_queued_archives,
                 finish_many_saves_the_link_with_the_end,
                 finish_many_ends_only_jobs_the_worker_still_holds,
                 finish_failed_keeps_the_error,
@@ -279,10 +280,10 @@ async fn import_is_one_transaction(store: Arc<dyn Store>) {
 async fn put_group_reports_added_then_unchanged_then_changed(store: Arc<dyn Store>) {
     seed(&store).await;
     let mut g = group("g9", SCHOOL);
-    assert_eq!(store.put_group(&g).await.unwrap(), PutGroup::Added);
-    assert_eq!(store.put_group(&g).await.unwrap(), PutGroup::Unchanged);
+    assert_eq!(store.put_group(&g).await.unwrap(), GroupChange::Added);
+    assert_eq!(store.put_group(&g).await.unwrap(), GroupChange::Unchanged);
     g.name = "g9 Further Mathematics".into();
-    assert_eq!(store.put_group(&g).await.unwrap(), PutGroup::Changed);
+    assert_eq!(store.put_group(&g).await.unwrap(), GroupChange::Changed);
     assert_eq!(store.group("g9").await.unwrap().unwrap().group, g);
 }
 
@@ -295,7 +296,7 @@ async fn put_group_brings_a_withdrawn_group_back_as_changed(store: Arc<dyn Store
         .unwrap();
     assert_eq!(
         store.put_group(&group("g3", SCHOOL)).await.unwrap(),
-        PutGroup::Changed
+        GroupChange::Changed
     );
     assert!(!store.group("g3").await.unwrap().unwrap().withdrawn);
 }
@@ -437,6 +438,22 @@ async fn claim_takes_the_highest_lane_first(store: Arc<dyn Store>) {
     let restore = enqueue(&store, &restore, 3).await;
     assert_eq!(claim(&store, "w1", 1, 10).await, [restore]);
     assert_eq!(claim(&store, "w1", 5, 10).await, [mis, nightly]);
+}
+
+async fn a_restore_whose_worker_died_goes_before_queued_archives(store: Arc<dyn Store>) {
+    seed(&store).await;
+    let restore = job(JobKind::Restore, "g3", Target::Teams, Lane::Restore);
+    let restore = enqueue(&store, &restore, 1).await;
+    assert_eq!(claim(&store, "dead", 1, 10).await, [restore]);
+    let nightly = enqueue(
+        &store,
+        &job(JobKind::Archive, "g1", Target::Teams, Lane::Nightly),
+        2,
+    )
+    .await;
+    // The dead worker's lease has run out: its restore is taken first, then the archive.
+    assert_eq!(claim(&store, "w2", 1, 11 + LEASE).await, [restore]);
+    assert_eq!(claim(&store, "w2", 1, 11 + LEASE).await, [nightly]);
 }
 
 async fn claim_never_takes_two_jobs_of_one_link(store: Arc<dyn Store>) {

@@ -7,7 +7,7 @@ use super::{SqliteStore, json, parse_json};
 use crate::core::domain::{Group, School, Snapshot, Target};
 use crate::core::link::Link;
 use crate::core::roster::Roster;
-use crate::store::{ImportApplied, PutGroup, StoreError, StoreResult, StoredGroup};
+use crate::store::{GroupChange, ImportApplied, StoreError, StoreResult, StoredGroup};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
@@ -105,23 +105,23 @@ async fn upsert_group(
     tx: &mut sqlx::SqliteConnection,
     g: &Group,
     now: i64,
-) -> StoreResult<PutGroup> {
+) -> StoreResult<GroupChange> {
     let existing = sqlx::query("SELECT * FROM groups WHERE id = ?1")
         .bind(&g.id)
         .fetch_optional(&mut *tx)
         .await?;
     let outcome = match &existing {
-        None => PutGroup::Added,
+        None => GroupChange::Added,
         Some(row) => {
             let old = group_from(row)?;
             if old.group == *g && !old.withdrawn {
-                PutGroup::Unchanged
+                GroupChange::Unchanged
             } else {
-                PutGroup::Changed
+                GroupChange::Changed
             }
         }
     };
-    if outcome != PutGroup::Unchanged {
+    if outcome != GroupChange::Unchanged {
         sqlx::query(
             "INSERT INTO groups (id, school_id, academic_year, name, year_group, subject, targets, teachers, learners, withdrawn, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, ?10)
@@ -174,9 +174,9 @@ pub(super) async fn import_snapshot(
     }
     for g in &snapshot.groups {
         match upsert_group(&mut tx, g, now).await? {
-            PutGroup::Added => applied.added.push(g.id.clone()),
-            PutGroup::Changed => applied.changed.push(g.id.clone()),
-            PutGroup::Unchanged => applied.unchanged.push(g.id.clone()),
+            GroupChange::Added => applied.added.push(g.id.clone()),
+            GroupChange::Changed => applied.changed.push(g.id.clone()),
+            GroupChange::Unchanged => applied.unchanged.push(g.id.clone()),
         }
     }
     // A snapshot is the full state of the schools it lists: their other groups are withdrawn.
@@ -203,7 +203,7 @@ pub(super) async fn import_snapshot(
     Ok(applied)
 }
 
-pub(super) async fn put_group(db: &SqliteStore, group: &Group) -> StoreResult<PutGroup> {
+pub(super) async fn put_group(db: &SqliteStore, group: &Group) -> StoreResult<GroupChange> {
     let mut tx = db.writer.begin_with("BEGIN IMMEDIATE").await?;
     let outcome = upsert_group(&mut tx, group, now_ms()).await?;
     tx.commit().await?;
@@ -249,6 +249,20 @@ pub(super) async fn link(
         .bind(group_id)
         .bind(target.as_str())
         .fetch_optional(&db.pool)
+        .await?;
+    row.as_ref().map(link_from).transpose()
+}
+
+/// One link read inside a write transaction (the Restore grant decides on it and writes it back).
+pub(super) async fn link_in(
+    tx: &mut sqlx::SqliteConnection,
+    group_id: &str,
+    target: Target,
+) -> StoreResult<Option<Link>> {
+    let row = sqlx::query("SELECT * FROM links WHERE group_id = ?1 AND target = ?2")
+        .bind(group_id)
+        .bind(target.as_str())
+        .fetch_optional(&mut *tx)
         .await?;
     row.as_ref().map(link_from).transpose()
 }

@@ -16,7 +16,7 @@ use crate::core::domain::{Group, School, Snapshot, Target};
 use crate::core::job::{JobKind, JobState, Lane};
 use crate::core::link::Link;
 use crate::store::{
-    AuditEntry, FinishedJob, ImportApplied, Job, JobFinish, NewJob, PutGroup, Run, Store,
+    AuditEntry, FinishedJob, GroupChange, ImportApplied, Job, JobFinish, NewJob, Run, Store,
     StoreError, StoreResult, StoredGroup, WorkerInfo,
 };
 use sqlx::SqlitePool;
@@ -84,7 +84,7 @@ impl Store for SqliteStore {
         groups::import_snapshot(self, snapshot).await
     }
 
-    async fn put_group(&self, group: &Group) -> StoreResult<PutGroup> {
+    async fn put_group(&self, group: &Group) -> StoreResult<GroupChange> {
         groups::put_group(self, group).await
     }
 

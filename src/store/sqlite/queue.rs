@@ -5,7 +5,7 @@
 //! SQLite has no `SKIP LOCKED`: a claim picks and updates one job at a time inside a
 //! `BEGIN IMMEDIATE` transaction, which serialises claimers on the database's write lock.
 
-use super::groups::save_link_in;
+use super::groups::{link_in, save_link_in};
 use super::{SqliteStore, json};
 use crate::core::domain::Target;
 use crate::core::job::{JobKind, JobState, Lane};
@@ -104,22 +104,15 @@ pub(super) async fn grant_restore(
     now: i64,
 ) -> StoreResult<Option<(i64, bool)>> {
     let mut tx = db.writer.begin_with("BEGIN IMMEDIATE").await?;
-    // The condition is `Link::restorable`, checked atomically with the unlinking.
-    let unlinked = sqlx::query(
-        "UPDATE links SET mis_linked = 0, updated_at = ?3
-         WHERE group_id = ?1 AND target = ?2
-           AND (state = 'archived' OR (state = 'failed' AND mis_linked = 0 AND remote_id IS NOT NULL))",
-    )
-    .bind(&job.group_id)
-    .bind(job.target.as_str())
-    .bind(now)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if unlinked == 0 {
+    // Decided by `Link::grant_restore` (the one statement of the rule) on the link as it is inside
+    // this write transaction, so the unlinking and the enqueue are one atomic step.
+    let link = link_in(&mut tx, &job.group_id, job.target).await?;
+    let Some(mut link) = link.filter(|l| l.restorable()) else {
         tx.rollback().await?;
         return Ok(None);
-    }
+    };
+    link.grant_restore();
+    save_link_in(&mut tx, &link).await?;
     let enqueued = enqueue_in(&mut tx, job, now).await?;
     tx.commit().await?;
     Ok(Some(enqueued))
@@ -137,10 +130,13 @@ pub(super) async fn claim(
     let mut claimed = Vec::new();
     // Queued jobs first (walks `jobs_queue` in lane order), then jobs whose worker died. One at
     // a time, so each pick sees the ones before it: jobs of one link never run together.
-    'pick: while claimed.len() < limit {
+    while claimed.len() < limit {
+        // The best runnable job, highest lane first, among queued ones and those whose worker
+        // died (lease run out): a restore whose worker died goes before a queued archive.
+        let mut best: Option<(i64, i64, i64)> = None; // (lane, run_at, id)
         for candidates in [
-            "SELECT j.id FROM jobs j WHERE j.state = 'queued' AND j.run_at <= ?1",
-            "SELECT j.id FROM jobs j WHERE j.state = 'running' AND j.lease_until < ?1",
+            "SELECT j.id, j.lane, j.run_at FROM jobs j WHERE j.state = 'queued' AND j.run_at <= ?1",
+            "SELECT j.id, j.lane, j.run_at FROM jobs j WHERE j.state = 'running' AND j.lease_until < ?1",
         ] {
             let sql = format!(
                 "{candidates} AND j.target = ?2
@@ -154,20 +150,27 @@ pub(super) async fn claim(
                 .fetch_optional(&mut *tx)
                 .await?;
             if let Some(row) = picked {
-                let row = sqlx::query(
-                    "UPDATE jobs SET state = 'running', locked_by = ?2, lease_until = ?3, attempts = attempts + 1
-                     WHERE id = ?1 RETURNING *",
-                )
-                .bind(row.get::<i64, _>("id"))
-                .bind(worker)
-                .bind(now + lease_ms)
-                .fetch_one(&mut *tx)
-                .await?;
-                claimed.push(job_from(&row)?);
-                continue 'pick;
+                let key = (row.get("lane"), row.get("run_at"), row.get("id"));
+                let better = |b: &(i64, i64, i64)| {
+                    (key.0, std::cmp::Reverse(key.1), std::cmp::Reverse(key.2))
+                        > (b.0, std::cmp::Reverse(b.1), std::cmp::Reverse(b.2))
+                };
+                if best.as_ref().is_none_or(better) {
+                    best = Some(key);
+                }
             }
         }
-        break;
+        let Some((_, _, id)) = best else { break };
+        let row = sqlx::query(
+            "UPDATE jobs SET state = 'running', locked_by = ?2, lease_until = ?3, attempts = attempts + 1
+             WHERE id = ?1 RETURNING *",
+        )
+        .bind(id)
+        .bind(worker)
+        .bind(now + lease_ms)
+        .fetch_one(&mut *tx)
+        .await?;
+        claimed.push(job_from(&row)?);
     }
     tx.commit().await?;
     Ok(claimed)

@@ -2,7 +2,7 @@
 //! implies as the calendar allows, count what was held back.
 
 use super::*;
-use crate::store::PutGroup;
+pub use crate::store::GroupChange;
 
 #[derive(Debug, Default, Serialize)]
 pub struct ImportSummary {
@@ -19,31 +19,6 @@ pub struct ImportSummary {
     pub jobs: Vec<i64>,
 }
 
-/// What a push did to the stored group.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum GroupChange {
-    Added,
-    Changed,
-    Unchanged,
-}
-
-impl GroupChange {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GroupChange::Added => "added",
-            GroupChange::Changed => "changed",
-            GroupChange::Unchanged => "unchanged",
-        }
-    }
-}
-
-impl std::fmt::Display for GroupChange {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// What pushing one group (the API's `PUT /v1/groups/{id}`) did.
 #[derive(Debug, Serialize)]
 pub struct PutGroupSummary {
@@ -56,11 +31,7 @@ pub struct PutGroupSummary {
 /// import does for each of its groups (CONTRACT §2: after the cutoff it is recorded, not applied).
 /// Unlike an import, it withdraws nothing: one group is not the full state of its school.
 pub async fn put_group(app: &App, group: &Group, actor: &str) -> StoreResult<PutGroupSummary> {
-    let outcome = match app.store.put_group(group).await? {
-        PutGroup::Added => GroupChange::Added,
-        PutGroup::Changed => GroupChange::Changed,
-        PutGroup::Unchanged => GroupChange::Unchanged,
-    };
+    let outcome = app.store.put_group(group).await?;
     let mut held_back = HeldCounts::new();
     let mut jobs = Vec::new();
     let enqueued = enqueue_group_work(
