@@ -41,19 +41,60 @@ impl Clock for SystemClock {
 }
 
 /// A clock that moves only when told: tests set the time and the scheduler wakes at once.
+/// `settled` tells a test when every scheduler has acted on the time it was set to.
 pub struct ManualClock {
     now: watch::Sender<DateTime<Utc>>,
+    /// For each task asleep in `sleep_until`: the clock's time when it went to sleep.
+    asleep: watch::Sender<Vec<DateTime<Utc>>>,
 }
 
 impl ManualClock {
     pub fn new(start: DateTime<Utc>) -> ManualClock {
         ManualClock {
             now: watch::Sender::new(start),
+            asleep: watch::Sender::new(Vec::new()),
         }
     }
 
     pub fn set(&self, t: DateTime<Utc>) {
         self.now.send_replace(t);
+    }
+
+    /// Returns once `sleepers` tasks are asleep having seen the time as it is now: whatever they
+    /// do at this time is done, so a test asserts on it without guessing how long to wait.
+    pub async fn settled(&self, sleepers: usize) {
+        let mut asleep = self.asleep.subscribe();
+        loop {
+            let now = *self.now.borrow();
+            if asleep
+                .borrow_and_update()
+                .iter()
+                .filter(|at| **at == now)
+                .count()
+                >= sleepers
+            {
+                return;
+            }
+            if asleep.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Takes a sleeper off `ManualClock::asleep` when its sleep ends (or is dropped).
+struct Awake<'a> {
+    asleep: &'a watch::Sender<Vec<DateTime<Utc>>>,
+    since: DateTime<Utc>,
+}
+
+impl Drop for Awake<'_> {
+    fn drop(&mut self) {
+        self.asleep.send_modify(|v| {
+            if let Some(i) = v.iter().position(|at| *at == self.since) {
+                v.swap_remove(i);
+            }
+        });
     }
 }
 
@@ -65,7 +106,17 @@ impl Clock for ManualClock {
 
     async fn sleep_until(&self, t: DateTime<Utc>) {
         let mut rx = self.now.subscribe();
-        let _ = rx.wait_for(|now| *now >= t).await;
+        let since = *rx.borrow_and_update();
+        self.asleep.send_modify(|v| v.push(since));
+        let _awake = Awake {
+            asleep: &self.asleep,
+            since,
+        };
+        // Any change of the time wakes the sleeper (early is allowed): it looks at the new time,
+        // so `settled` can tell when every scheduler has acted on it.
+        if since < t {
+            let _ = rx.changed().await;
+        }
     }
 }
 

@@ -638,7 +638,7 @@ async fn the_scheduler_runs_the_nightly_job_once_a_day_at_its_time() {
             stopped.clone(),
         )));
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    clock.settled(2).await;
     assert!(last().await.is_none(), "not before 01:30");
 
     // 01:30 BST is 00:30 UTC: one run, archiving everything once the worker has done its jobs.
@@ -683,7 +683,7 @@ async fn the_scheduler_runs_the_nightly_job_once_a_day_at_its_time() {
         stopped.clone(),
     )));
     clock.set("2026-09-01T05:00:00Z".parse().unwrap());
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    clock.settled(3).await;
     assert_eq!(last().await.map(|r| r.id), Some(run.id), "once a day");
     clock.set("2026-09-02T00:30:00Z".parse().unwrap());
     let next = eventually(10, || async {
@@ -691,7 +691,7 @@ async fn the_scheduler_runs_the_nightly_job_once_a_day_at_its_time() {
     })
     .await
     .expect("the next day's run");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    clock.settled(3).await;
     assert_eq!(
         last().await.map(|r| r.id),
         Some(next.id),
