@@ -99,7 +99,10 @@ mod pg {
                 "CI: PostgreSQL at {shown} is unreachable ({error}); the PostgreSQL store tests must run"
             );
         }
-        eprintln!(
+        // Straight to stderr, not `eprintln!`: the test harness would swallow that for a test that passes.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
             "SKIPPED {test} on PostgreSQL: {shown} is unreachable ({error}); \
              start a server or set CLASS_SYNC_TEST_DATABASE_URL"
         );
