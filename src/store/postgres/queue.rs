@@ -20,6 +20,9 @@
 //!   the pick's NOT EXISTS avoids it, and when two claimers race for two jobs of one link, the
 //!   loser's statement fails on the index and is simply retried (its next pick sees the winner's
 //!   running job). Each pick is its own transaction, so a claimed job is visible at once.
+//! - No deadlocks: rows are locked in one order everywhere. A job end locks its link before its job
+//!   (as the grant does: link, then the queued restore job), and a batch of ends goes in job-id
+//!   order; a heartbeat or a release locks its worker's jobs in id order too.
 
 use super::PostgresStore;
 use super::groups::{link_for_update, save_link_in};
@@ -212,14 +215,29 @@ pub(super) async fn claim(
     Ok(claimed)
 }
 
+/// Locks the row of `link` for the rest of the transaction (see the module's comment on order).
+async fn lock_link(tx: &mut sqlx::PgConnection, link: &crate::core::link::Link) -> StoreResult<()> {
+    sqlx::query("SELECT 1 AS one FROM links WHERE group_id = $1 AND target = $2 FOR UPDATE")
+        .bind(&link.group_id)
+        .bind(link.target.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// The jobs `$1` holds, locked in id order (see the module's comment on order).
+pub(super) const HELD_IN_ORDER: &str =
+    "SELECT id FROM jobs WHERE locked_by = $1 AND state = 'running' ORDER BY id FOR UPDATE";
+
 pub(super) async fn release_held(db: &PostgresStore, worker: &str) -> StoreResult<u64> {
-    let done = sqlx::query(
+    let sql = format!(
         "UPDATE jobs SET state = 'queued', lease_until = NULL, locked_by = NULL, attempts = GREATEST(attempts - 1, 0)
-         WHERE locked_by = $1 AND state = 'running'",
-    )
-    .bind(worker)
-    .execute(&db.pool)
-    .await?;
+         WHERE id IN ({HELD_IN_ORDER}) AND locked_by = $1 AND state = 'running'"
+    );
+    let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(worker)
+        .execute(&db.pool)
+        .await?;
     Ok(done.rows_affected())
 }
 
@@ -229,8 +247,13 @@ pub(super) async fn finish_many(
     ends: &[JobFinish],
     now: i64,
 ) -> StoreResult<()> {
+    let mut ordered: Vec<&JobFinish> = ends.iter().collect();
+    ordered.sort_by_key(|f| f.job_id);
     let mut tx = db.pool.begin().await?;
-    for f in ends {
+    for f in ordered {
+        if let Some(link) = &f.link {
+            lock_link(&mut tx, link).await?;
+        }
         // Each ends only a job this worker still holds (the worker is always the last parameter).
         // The UPDATE locks the job row: a takeover racing with it either happened before (this
         // ends nothing) or waits and then finds the job no longer running.

@@ -48,7 +48,12 @@ pub(super) async fn heartbeat(
         .bind(now)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("UPDATE jobs SET lease_until = $2 WHERE locked_by = $1 AND state = 'running'")
+    // Its jobs locked in id order, as a batch of job ends locks them: the two never deadlock.
+    let sql = format!(
+        "UPDATE jobs SET lease_until = $2 WHERE id IN ({}) AND locked_by = $1 AND state = 'running'",
+        super::queue::HELD_IN_ORDER
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(worker)
         .bind(lease_until)
         .execute(&mut *tx)
