@@ -5,11 +5,14 @@
 //! take over once it expires; jobs of one link never run at the same time.
 //!
 //! `Store` is the seam; `records` holds the plain data it takes and answers with; `sqlite` is the
-//! embedded backend. Every backend passes the same suite (`tests/it/store.rs`).
+//! embedded backend (the default), `postgres` the one several machines share. Every backend passes
+//! the same suite (`tests/it/store.rs`).
 
+mod postgres;
 mod records;
 mod sqlite;
 
+pub use postgres::PostgresStore;
 pub use records::{
     AuditEntry, FinishedJob, GroupChange, ImportApplied, Job, JobEnd, JobFinish, NewJob, Run,
     StoredGroup, WorkerInfo,
@@ -26,6 +29,13 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// date, or what it holds is not ours (a name no version of class-sync writes).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The database server could not be reached or refused us; `url` has no password in it.
+    #[error("cannot connect to {url}")]
+    Connect {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("database migration: {0}")]
@@ -40,7 +50,7 @@ impl From<crate::core::job::UnknownName> for StoreError {
     }
 }
 
-/// The store seam. SQLite today; PostgreSQL (several workers) implements the same trait later.
+/// The store seam: SQLite (embedded, one machine) and PostgreSQL (several workers) implement it.
 ///
 /// Times are Unix milliseconds, passed in by the caller wherever they decide something (leases,
 /// run times, schedule claims), so tests and the scheduler choose the clock.
@@ -165,7 +175,73 @@ pub trait Store: Send + Sync {
     async fn schedule_unsettled(&self, kind: &str, day: &str) -> StoreResult<bool>;
 }
 
-/// Opens the store named by `database_url` and brings its schema up to date.
+/// Opens the store named by `database_url` and brings its schema up to date: `postgres://` (or
+/// `postgresql://`) is PostgreSQL, anything else SQLite (the config admits only `sqlite:` besides).
 pub async fn open(database_url: &str) -> StoreResult<std::sync::Arc<dyn Store>> {
-    Ok(std::sync::Arc::new(SqliteStore::open(database_url).await?))
+    if is_postgres(database_url) {
+        Ok(std::sync::Arc::new(
+            PostgresStore::open(database_url).await?,
+        ))
+    } else {
+        Ok(std::sync::Arc::new(SqliteStore::open(database_url).await?))
+    }
+}
+
+/// Whether `database_url` names a PostgreSQL server.
+pub fn is_postgres(database_url: &str) -> bool {
+    database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")
+}
+
+/// `url` fit for messages and logs: its password (in the user part or a `password=` parameter)
+/// replaced by `***`. Text that is not a URL is not repeated at all: it might be all secret.
+pub fn redacted(url: &str) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return "(a database_url that is not a URL)".into();
+    };
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("***"));
+    }
+    if parsed.query_pairs().any(|(k, _)| k == "password") {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if k == "password" {
+                    "***".into()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn redacted_urls_keep_everything_but_the_password() {
+        let cases = [
+            (
+                "postgres://app:s3cret@db.example:5432/sync",
+                "postgres://app:***@db.example:5432/sync",
+            ),
+            (
+                "postgres://app@db.example/sync",
+                "postgres://app@db.example/sync",
+            ),
+            (
+                "postgres://db/sync?user=app&password=s3cret",
+                "postgres://db/sync?user=app&password=***",
+            ),
+            ("sqlite://class-sync.db", "sqlite://class-sync.db"),
+            ("not a url s3cret", "(a database_url that is not a URL)"),
+        ];
+        for (url, shown) in cases {
+            assert_eq!(redacted(url), shown, "{url}");
+        }
+    }
 }

@@ -1,8 +1,12 @@
 //! The store suite: what the rest of the system relies on from the `Store` trait, asserted on outcomes.
 //!
 //! Every test is a plain `async fn(Arc<dyn Store>)`; `store_suite!` runs the whole list against the
-//! store one factory makes, so each backend runs the very same tests (`store::sqlite::…` today; the
-//! PostgreSQL backend adds one `store_suite!` line with its own factory).
+//! store one factory makes, so each backend runs the very same tests (`store::sqlite::…` and
+//! `store::postgres::…`).
+//!
+//! The PostgreSQL tests use the server named by `CLASS_SYNC_TEST_DATABASE_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`), each in a schema of its own, dropped afterwards.
+//! Without a server they say loudly that they skipped, except under `CI`, where they fail.
 
 use class_sync::core::domain::{Group, School, Snapshot, Target};
 use class_sync::core::job::{JobKind, JobState, Lane};
@@ -18,13 +22,189 @@ pub struct Fresh {
 }
 
 /// A new SQLite store in a temporary file, opened as the service opens it.
-async fn fresh_sqlite() -> Fresh {
+async fn fresh_sqlite(_test: &str) -> Option<Fresh> {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("store.db").display());
     let store = class_sync::store::open(&url).await.expect("open store");
-    Fresh {
+    Some(Fresh {
         store,
         _keep: Box::new(dir),
+    })
+}
+
+/// A new PostgreSQL store in a schema of its own on the test server, opened as the service opens
+/// it (through the URL, with the schema as `search_path`), and dropped when the test ends. None
+/// (the test skips, saying so) when no server answers, unless `CI` is set: then it panics.
+async fn fresh_postgres(test: &str) -> Option<Fresh> {
+    let mut server = pg::server(test).await?;
+    let schema = pg::unique_name("cs_test");
+    server.execute(&format!("CREATE SCHEMA {schema}")).await;
+    // Dropped even if opening fails below, or the test panics.
+    let keep = pg::DropOnExit {
+        url: server.url.clone(),
+        sql: format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
+    };
+    let url = pg::with_search_path(&server.url, &schema);
+    let store = class_sync::store::open(&url).await.expect("open store");
+    Some(Fresh {
+        store,
+        _keep: Box::new(keep),
+    })
+}
+
+/// The PostgreSQL test server: reaching it (or skipping, or failing under CI), unique names, and
+/// cleaning up, now and after runs that died.
+mod pg {
+    use sqlx::{Connection, Executor, PgConnection};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::Duration;
+
+    pub const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+    pub fn url() -> String {
+        std::env::var("CLASS_SYNC_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_URL.into())
+    }
+
+    /// A connection to the test server, for creating and dropping schemas and databases.
+    pub struct Server {
+        pub url: String,
+        conn: PgConnection,
+    }
+
+    impl Server {
+        pub async fn execute(&mut self, sql: &str) {
+            self.conn
+                .execute(sqlx::AssertSqlSafe(sql.to_string()))
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+    }
+
+    /// Connects to the test server; None (after saying so) when it is unreachable outside CI.
+    pub async fn server(test: &str) -> Option<Server> {
+        let url = url();
+        let connect = tokio::time::timeout(Duration::from_secs(5), PgConnection::connect(&url));
+        let error = match connect.await {
+            Ok(Ok(conn)) => {
+                let mut server = Server { url, conn };
+                sweep_stale(&mut server).await;
+                return Some(server);
+            }
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => "no answer in 5 s".to_string(),
+        };
+        let shown = class_sync::store::redacted(&url);
+        if std::env::var_os("CI").is_some() {
+            panic!(
+                "CI: PostgreSQL at {shown} is unreachable ({error}); the PostgreSQL store tests must run"
+            );
+        }
+        // Straight to stderr, not `eprintln!`: the test harness would swallow that for a test that passes.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED {test} on PostgreSQL: {shown} is unreachable ({error}); \
+             start a server or set CLASS_SYNC_TEST_DATABASE_URL"
+        );
+        None
+    }
+
+    /// `prefix_<unix seconds>_<pid>_<counter>`: unique across parallel tests and processes, and
+    /// dated, so a later run can tell what a run that died left behind.
+    pub fn unique_name(prefix: &str) -> String {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs();
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        format!("{prefix}_{secs}_{}_{n}", std::process::id())
+    }
+
+    /// Drops the test schemas and databases older than an hour (a run that died left them), once
+    /// per process.
+    async fn sweep_stale(server: &mut Server) {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        let mut first = false;
+        ONCE.call_once(|| first = true);
+        if !first {
+            return;
+        }
+        let cutoff = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs()
+            - 3600;
+        let stale = |name: &str, prefix: &str| {
+            let rest = name.strip_prefix(prefix).and_then(|r| r.strip_prefix('_'));
+            let secs = rest.and_then(|r| r.split('_').next()?.parse::<u64>().ok());
+            secs.is_some_and(|s| s < cutoff)
+        };
+        let schemas: Vec<String> = sqlx::query_scalar(
+            "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'cs\\_test\\_%'",
+        )
+        .fetch_all(&mut server.conn)
+        .await
+        .unwrap_or_default();
+        for s in schemas.iter().filter(|s| stale(s, "cs_test")) {
+            server
+                .execute(&format!("DROP SCHEMA IF EXISTS {s} CASCADE"))
+                .await;
+        }
+        let databases: Vec<String> = sqlx::query_scalar(
+            "SELECT datname::text FROM pg_database WHERE datname LIKE 'cs\\_testdb\\_%'",
+        )
+        .fetch_all(&mut server.conn)
+        .await
+        .unwrap_or_default();
+        for d in databases.iter().filter(|d| stale(d, "cs_testdb")) {
+            server
+                .execute(&format!("DROP DATABASE IF EXISTS {d} WITH (FORCE)"))
+                .await;
+        }
+    }
+
+    /// `url` with every session's `search_path` set to `schema`.
+    pub fn with_search_path(url: &str, schema: &str) -> String {
+        let mut parsed = url::Url::parse(url).expect("CLASS_SYNC_TEST_DATABASE_URL is a URL");
+        parsed
+            .query_pairs_mut()
+            .append_pair("options", &format!("-c search_path={schema}"));
+        parsed.to_string()
+    }
+
+    /// `url` naming the database `name` on the same server.
+    pub fn with_database(url: &str, name: &str) -> String {
+        let mut parsed = url::Url::parse(url).expect("CLASS_SYNC_TEST_DATABASE_URL is a URL");
+        parsed.set_path(name);
+        parsed.to_string()
+    }
+
+    /// Runs `sql` on the test server when dropped (the end of a test, or its panic): a schema or
+    /// database made for it goes. Drop cannot await, so a thread of its own connects and runs it.
+    pub struct DropOnExit {
+        pub url: String,
+        pub sql: String,
+    }
+
+    impl Drop for DropOnExit {
+        fn drop(&mut self) {
+            let (url, sql) = (self.url.clone(), self.sql.clone());
+            let done = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a runtime");
+                rt.block_on(async {
+                    let mut conn = PgConnection::connect(&url).await?;
+                    conn.execute(sqlx::AssertSqlSafe(sql)).await?;
+                    conn.close().await
+                })
+            });
+            if let Ok(Err(e)) = done.join() {
+                eprintln!("cleaning up the test server: {} ({e})", self.sql);
+            }
+        }
     }
 }
 
@@ -43,6 +223,7 @@ macro_rules! store_suite {
                 put_group_adds_links_for_new_targets,
                 put_group_withdraws_no_other_group,
                 put_group_of_an_unknown_school_stores_nothing,
+                puts_at_once_of_a_new_group_add_it_once,
                 save_link_round_trips_every_field,
                 save_link_never_turns_mis_linked_back_on,
                 note_held_changes_marks_only_created_mis_linked_links,
@@ -51,7 +232,9 @@ macro_rules! store_suite {
                 enqueue_does_not_duplicate_a_restore_waiting_or_running,
                 enqueue_lifts_a_waiting_job_into_a_more_urgent_lane,
                 enqueue_many_answers_in_order,
+                enqueues_at_once_of_one_job_make_one,
                 claim_takes_the_highest_lane_first,
+                claims_at_once_take_each_job_once_and_one_per_link,
                 claim_never_takes_two_jobs_of_one_link,
                 claim_honours_limit_and_target,
                 claim_waits_for_run_at,
@@ -85,7 +268,8 @@ macro_rules! store_suite {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $test() {
-                let fresh = $fresh().await;
+                let test = concat!(module_path!(), "::", stringify!($test));
+                let Some(fresh) = $fresh(test).await else { return };
                 super::$test(fresh.store.clone()).await;
             }
         )*
@@ -93,6 +277,59 @@ macro_rules! store_suite {
 }
 
 store_suite!(sqlite, super::fresh_sqlite);
+store_suite!(postgres, super::fresh_postgres);
+
+/// Opening a PostgreSQL store: what the suite, given an open store, cannot show.
+mod postgres_open {
+    use super::pg;
+
+    /// Three processes starting on a new database at once: sqlx's migrator takes an advisory lock,
+    /// so one migrates and the others wait and find nothing to do; none fails.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn stores_opened_at_once_on_a_new_database_all_open() {
+        let test = concat!(
+            module_path!(),
+            "::stores_opened_at_once_on_a_new_database_all_open"
+        );
+        let Some(mut server) = pg::server(test).await else {
+            return;
+        };
+        let name = pg::unique_name("cs_testdb");
+        server.execute(&format!("CREATE DATABASE {name}")).await;
+        let _dropped = pg::DropOnExit {
+            url: server.url.clone(),
+            sql: format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        };
+        let url = pg::with_database(&server.url, &name);
+        let open = || class_sync::store::open(&url);
+        let (a, b, c) = tokio::join!(open(), open(), open());
+        let (a, b, c) = (a.expect("first"), b.expect("second"), c.expect("third"));
+        // One schema, shared: what one writes the others read.
+        a.register_worker(&super::worker("w1", 1)).await.unwrap();
+        assert_eq!(b.live_workers(0).await.unwrap().len(), 1);
+        assert_eq!(c.live_workers(0).await.unwrap().len(), 1);
+    }
+
+    /// The URL of a server that is not there is named in the error, without its password.
+    #[tokio::test]
+    async fn an_unreachable_server_is_named_without_its_password() {
+        let url = "postgres://class_sync:s3cret-pw@127.0.0.1:1/sync";
+        let Err(e) = class_sync::store::open(url).await else {
+            panic!("nothing listens on port 1");
+        };
+        let mut message = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            message.push_str(&format!(": {s}"));
+            source = s.source();
+        }
+        assert!(
+            message.contains("postgres://class_sync:***@127.0.0.1:1/sync"),
+            "{message}"
+        );
+        assert!(!message.contains("s3cret"), "{message}");
+    }
+}
 
 // ---- Data the tests share ----
 
@@ -328,6 +565,19 @@ async fn put_group_of_an_unknown_school_stores_nothing(store: Arc<dyn Store>) {
     assert!(store.links_of("g9").await.unwrap().is_empty());
 }
 
+async fn puts_at_once_of_a_new_group_add_it_once(store: Arc<dyn Store>) {
+    seed(&store).await;
+    let put = || {
+        let store = store.clone();
+        tokio::spawn(async move { store.put_group(&group("g9", SCHOOL)).await })
+    };
+    let (a, b) = (put(), put());
+    let mut changes = [a.await.unwrap().unwrap(), b.await.unwrap().unwrap()];
+    changes.sort_by_key(|c| c.as_str());
+    assert_eq!(changes, [GroupChange::Added, GroupChange::Unchanged]);
+    assert_eq!(store.links_of("g9").await.unwrap().len(), 2);
+}
+
 async fn save_link_round_trips_every_field(store: Arc<dyn Store>) {
     seed(&store).await;
     let mut link = teams_link(&store, "g1").await;
@@ -425,6 +675,33 @@ async fn enqueue_many_answers_in_order(store: Arc<dyn Store>) {
     assert_eq!(ids[2], (ids[0].0, false));
 }
 
+/// Four workers claim at once (on PostgreSQL, four connections): every job is taken at most once,
+/// and never two of one link.
+async fn claims_at_once_take_each_job_once_and_one_per_link(store: Arc<dyn Store>) {
+    seed(&store).await;
+    for g in ["g1", "g2", "g3"] {
+        enqueue(&store, &reconcile(g), 1).await;
+        enqueue(
+            &store,
+            &job(JobKind::Archive, g, Target::Teams, Lane::Mis),
+            1,
+        )
+        .await;
+    }
+    let take = |w: &'static str| {
+        let store = store.clone();
+        tokio::spawn(async move { store.claim(w, Target::Teams, 5, 10, LEASE).await })
+    };
+    let workers = [take("w1"), take("w2"), take("w3"), take("w4")];
+    let mut taken = Vec::new();
+    for w in workers {
+        taken.extend(w.await.unwrap().unwrap());
+    }
+    let mut links: Vec<&str> = taken.iter().map(|j| j.group_id.as_str()).collect();
+    links.sort();
+    assert_eq!(links, ["g1", "g2", "g3"], "one job of each link: {taken:?}");
+}
+
 async fn claim_takes_the_highest_lane_first(store: Arc<dyn Store>) {
     seed(&store).await;
     let nightly = enqueue(
@@ -454,6 +731,22 @@ async fn a_restore_whose_worker_died_goes_before_queued_archives(store: Arc<dyn 
     // The dead worker's lease has run out: its restore is taken first, then the archive.
     assert_eq!(claim(&store, "w2", 1, 11 + LEASE).await, [restore]);
     assert_eq!(claim(&store, "w2", 1, 11 + LEASE).await, [nightly]);
+}
+
+async fn enqueues_at_once_of_one_job_make_one(store: Arc<dyn Store>) {
+    seed(&store).await;
+    let add = || {
+        let store = store.clone();
+        tokio::spawn(async move { store.enqueue(&reconcile("g1"), 1).await })
+    };
+    let tasks = [add(), add(), add(), add()];
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap().unwrap());
+    }
+    assert!(answers.iter().all(|a| a.0 == answers[0].0), "{answers:?}");
+    assert_eq!(answers.iter().filter(|a| a.1).count(), 1, "{answers:?}");
+    assert_eq!(store.pending_work().await.unwrap().0, 1);
 }
 
 async fn claim_never_takes_two_jobs_of_one_link(store: Arc<dyn Store>) {

@@ -1,0 +1,41 @@
+//! The audit log in PostgreSQL: append a line; read the latest, newest first. Owns the row mapping
+//! of `audit`. Appends need no coordination: each is one INSERT with its own identity.
+
+use super::PostgresStore;
+use crate::store::{AuditEntry, StoreResult};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+
+fn audit_from(row: &PgRow) -> AuditEntry {
+    AuditEntry {
+        at: row.get("at"),
+        actor: row.get("actor"),
+        action: row.get("action"),
+        group_id: row.get("group_id"),
+        target: row.get("target"),
+        outcome: row.get("outcome"),
+        detail: row.get("detail"),
+    }
+}
+
+pub(super) async fn audit(db: &PostgresStore, e: &AuditEntry) -> StoreResult<()> {
+    sqlx::query("INSERT INTO audit (at, actor, action, group_id, target, outcome, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .bind(e.at)
+        .bind(&e.actor)
+        .bind(&e.action)
+        .bind(&e.group_id)
+        .bind(&e.target)
+        .bind(&e.outcome)
+        .bind(&e.detail)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn audit_log(db: &PostgresStore, limit: u32) -> StoreResult<Vec<AuditEntry>> {
+    let rows = sqlx::query("SELECT * FROM audit ORDER BY id DESC LIMIT $1")
+        .bind(limit as i64)
+        .fetch_all(&db.pool)
+        .await?;
+    Ok(rows.iter().map(audit_from).collect())
+}

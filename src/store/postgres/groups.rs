@@ -1,0 +1,346 @@
+//! Schools, groups and links in PostgreSQL: the snapshot import (one transaction), one group's put,
+//! the reads, and saving a link (never turning `mis_linked` back on). Owns the row mapping of
+//! `schools`, `groups` and `links`, and `save_link_in` and `link_for_update`, which the queue uses.
+//!
+//! Concurrency: an import takes a transaction-scoped advisory lock, so imports run one after the
+//! other (a snapshot is its schools' full state: two interleaved would withdraw each other's
+//! groups); a put locks its group's row (`FOR UPDATE`, or the INSERT that wins) before it decides
+//! added/changed/unchanged; `save_link` is one UPDATE whose `mis_linked = mis_linked AND …` is
+//! evaluated on the row as it is when the write happens, so a granted restore is never undone.
+
+use super::{PostgresStore, json, parse_json};
+use crate::core::domain::{Group, School, Snapshot, Target};
+use crate::core::link::Link;
+use crate::core::roster::Roster;
+use crate::store::{GroupChange, ImportApplied, StoreError, StoreResult, StoredGroup};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+
+/// The key of the advisory lock imports take (any constant of our own; "class-sync import").
+const IMPORT_LOCK: i64 = 0x636c_6173_7369_6d70;
+
+/// The wall clock, only for the `updated_at` bookkeeping columns (no rule reads them).
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// A link's managed roster as stored in `links.managed`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct RosterJson {
+    teachers: Vec<String>,
+    learners: Vec<String>,
+}
+
+fn school_from(row: &PgRow) -> StoreResult<School> {
+    Ok(School {
+        id: row.get("id"),
+        name: row.get("name"),
+        admins: parse_json(row.get::<&str, _>("admins"), "school admins")?,
+    })
+}
+
+fn group_from(row: &PgRow) -> StoreResult<StoredGroup> {
+    let targets: Vec<Target> = parse_json(row.get::<&str, _>("targets"), "group targets")?;
+    Ok(StoredGroup {
+        group: Group {
+            id: row.get("id"),
+            school: row.get("school_id"),
+            academic_year: row.get("academic_year"),
+            name: row.get("name"),
+            year_group: row.get("year_group"),
+            subject: row.get("subject"),
+            targets,
+            teachers: parse_json(row.get::<&str, _>("teachers"), "group teachers")?,
+            learners: parse_json(row.get::<&str, _>("learners"), "group learners")?,
+        },
+        withdrawn: row.get("withdrawn"),
+    })
+}
+
+fn link_from(row: &PgRow) -> StoreResult<Link> {
+    let managed: RosterJson = parse_json(row.get::<&str, _>("managed"), "link managed roster")?;
+    let target = row
+        .get::<&str, _>("target")
+        .parse()
+        .map_err(StoreError::Corrupt)?;
+    let state = row
+        .get::<&str, _>("state")
+        .parse()
+        .map_err(StoreError::Corrupt)?;
+    let mis_linked: bool = row.get("mis_linked");
+    let mut link = Link::stored(row.get::<String, _>("group_id"), target, state, mis_linked);
+    link.remote_id = row.get("remote_id");
+    link.managed = Roster::new(managed.teachers, managed.learners);
+    link.missing_accounts = parse_json(
+        row.get::<&str, _>("missing_accounts"),
+        "link missing accounts",
+    )?;
+    link.last_sync = row.get("last_sync");
+    link.last_error = row.get("last_error");
+    link.held_changes = row.get("held_changes");
+    Ok(link)
+}
+
+/// Saves a link on `conn`; never turns `mis_linked` back on (see `Store::save_link`).
+pub(super) async fn save_link_in(conn: &mut sqlx::PgConnection, l: &Link) -> StoreResult<()> {
+    let managed = RosterJson {
+        teachers: l.managed.teachers.iter().cloned().collect(),
+        learners: l.managed.learners.iter().cloned().collect(),
+    };
+    sqlx::query(
+        "UPDATE links SET state = $3, remote_id = $4, mis_linked = mis_linked AND $5, managed = $6, missing_accounts = $7,
+           last_sync = $8, last_error = $9, held_changes = $10, updated_at = $11
+         WHERE group_id = $1 AND target = $2",
+    )
+    .bind(&l.group_id)
+    .bind(l.target.as_str())
+    .bind(l.state().as_str())
+    .bind(&l.remote_id)
+    .bind(l.mis_linked())
+    .bind(json(&managed))
+    .bind(json(&l.missing_accounts))
+    .bind(l.last_sync)
+    .bind(&l.last_error)
+    .bind(l.held_changes)
+    .bind(now_ms())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Writes one group inside `tx` (unless unchanged) and makes its missing links.
+async fn upsert_group(
+    tx: &mut sqlx::PgConnection,
+    g: &Group,
+    now: i64,
+) -> StoreResult<GroupChange> {
+    // Lock the row before deciding. A group nobody has yet is claimed by the INSERT: of two puts
+    // of one new group, the second's INSERT waits for the first and does nothing, and that put
+    // then reads (and locks) the row the first committed.
+    let mut existing = sqlx::query("SELECT * FROM groups WHERE id = $1 FOR UPDATE")
+        .bind(&g.id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if existing.is_none() {
+        let inserted = sqlx::query(
+            "INSERT INTO groups (id, school_id, academic_year, name, year_group, subject, targets, teachers, learners, withdrawn, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, FALSE, $10)
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&g.id)
+        .bind(&g.school)
+        .bind(&g.academic_year)
+        .bind(&g.name)
+        .bind(g.year_group)
+        .bind(&g.subject)
+        .bind(json(&g.targets))
+        .bind(json(&g.teachers))
+        .bind(json(&g.learners))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            existing = sqlx::query("SELECT * FROM groups WHERE id = $1 FOR UPDATE")
+                .bind(&g.id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        }
+    }
+    let outcome = match &existing {
+        None => GroupChange::Added,
+        Some(row) => {
+            let old = group_from(row)?;
+            if old.group == *g && !old.withdrawn {
+                GroupChange::Unchanged
+            } else {
+                GroupChange::Changed
+            }
+        }
+    };
+    if outcome == GroupChange::Changed {
+        sqlx::query(
+            "UPDATE groups SET school_id = $2, academic_year = $3, name = $4, year_group = $5, subject = $6,
+               targets = $7, teachers = $8, learners = $9, withdrawn = FALSE, updated_at = $10
+             WHERE id = $1",
+        )
+        .bind(&g.id)
+        .bind(&g.school)
+        .bind(&g.academic_year)
+        .bind(&g.name)
+        .bind(g.year_group)
+        .bind(&g.subject)
+        .bind(json(&g.targets))
+        .bind(json(&g.teachers))
+        .bind(json(&g.learners))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    for t in &g.targets {
+        sqlx::query(
+            "INSERT INTO links (group_id, target, state, updated_at) VALUES ($1, $2, 'pending', $3)
+             ON CONFLICT (group_id, target) DO NOTHING",
+        )
+        .bind(&g.id)
+        .bind(t.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(outcome)
+}
+
+pub(super) async fn import_snapshot(
+    db: &PostgresStore,
+    snapshot: &Snapshot,
+) -> StoreResult<ImportApplied> {
+    let now = now_ms();
+    let mut tx = db.pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(IMPORT_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    let mut applied = ImportApplied::default();
+    for s in &snapshot.schools {
+        sqlx::query(
+            "INSERT INTO schools (id, name, admins, updated_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, admins = excluded.admins, updated_at = excluded.updated_at",
+        )
+        .bind(&s.id)
+        .bind(&s.name)
+        .bind(json(&s.admins))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    for g in &snapshot.groups {
+        match upsert_group(&mut tx, g, now).await? {
+            GroupChange::Added => applied.added.push(g.id.clone()),
+            GroupChange::Changed => applied.changed.push(g.id.clone()),
+            GroupChange::Unchanged => applied.unchanged.push(g.id.clone()),
+        }
+    }
+    // A snapshot is the full state of the schools it lists: their other groups are withdrawn.
+    let present: Vec<&str> = snapshot.groups.iter().map(|g| g.id.as_str()).collect();
+    for s in &snapshot.schools {
+        let rows = sqlx::query(
+            "UPDATE groups SET withdrawn = TRUE, updated_at = $3
+             WHERE school_id = $1 AND NOT withdrawn AND NOT (id = ANY($2))
+             RETURNING id",
+        )
+        .bind(&s.id)
+        .bind(&present)
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut withdrawn: Vec<String> = rows.iter().map(|r| r.get("id")).collect();
+        withdrawn.sort();
+        applied.withdrawn.extend(withdrawn);
+    }
+    tx.commit().await?;
+    Ok(applied)
+}
+
+pub(super) async fn put_group(db: &PostgresStore, group: &Group) -> StoreResult<GroupChange> {
+    let mut tx = db.pool.begin().await?;
+    let outcome = upsert_group(&mut tx, group, now_ms()).await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+pub(super) async fn school(db: &PostgresStore, id: &str) -> StoreResult<Option<School>> {
+    let row = sqlx::query("SELECT * FROM schools WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?;
+    row.as_ref().map(school_from).transpose()
+}
+
+pub(super) async fn school_ids(db: &PostgresStore) -> StoreResult<Vec<String>> {
+    let rows = sqlx::query("SELECT id FROM schools ORDER BY id")
+        .fetch_all(&db.pool)
+        .await?;
+    Ok(rows.iter().map(|r| r.get("id")).collect())
+}
+
+pub(super) async fn group(db: &PostgresStore, id: &str) -> StoreResult<Option<StoredGroup>> {
+    let row = sqlx::query("SELECT * FROM groups WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?;
+    row.as_ref().map(group_from).transpose()
+}
+
+pub(super) async fn groups(db: &PostgresStore) -> StoreResult<Vec<StoredGroup>> {
+    let rows = sqlx::query("SELECT * FROM groups ORDER BY id")
+        .fetch_all(&db.pool)
+        .await?;
+    rows.iter().map(group_from).collect()
+}
+
+pub(super) async fn link(
+    db: &PostgresStore,
+    group_id: &str,
+    target: Target,
+) -> StoreResult<Option<Link>> {
+    let row = sqlx::query("SELECT * FROM links WHERE group_id = $1 AND target = $2")
+        .bind(group_id)
+        .bind(target.as_str())
+        .fetch_optional(&db.pool)
+        .await?;
+    row.as_ref().map(link_from).transpose()
+}
+
+/// One link read and row-locked inside a transaction (the Restore grant decides on it and writes
+/// it back): a second grant of the same link waits here and then reads what the first wrote.
+pub(super) async fn link_for_update(
+    tx: &mut sqlx::PgConnection,
+    group_id: &str,
+    target: Target,
+) -> StoreResult<Option<Link>> {
+    let row = sqlx::query("SELECT * FROM links WHERE group_id = $1 AND target = $2 FOR UPDATE")
+        .bind(group_id)
+        .bind(target.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+    row.as_ref().map(link_from).transpose()
+}
+
+pub(super) async fn links_of(db: &PostgresStore, group_id: &str) -> StoreResult<Vec<Link>> {
+    let rows = sqlx::query("SELECT * FROM links WHERE group_id = $1 ORDER BY target")
+        .bind(group_id)
+        .fetch_all(&db.pool)
+        .await?;
+    rows.iter().map(link_from).collect()
+}
+
+pub(super) async fn all_links(db: &PostgresStore) -> StoreResult<Vec<Link>> {
+    let rows = sqlx::query("SELECT * FROM links ORDER BY group_id, target")
+        .fetch_all(&db.pool)
+        .await?;
+    rows.iter().map(link_from).collect()
+}
+
+/// Never turns `mis_linked` back on: a restore granted while a job held a stale copy wins.
+pub(super) async fn save_link(db: &PostgresStore, l: &Link) -> StoreResult<()> {
+    let mut conn = db.pool.acquire().await?;
+    save_link_in(&mut conn, l).await
+}
+
+pub(super) async fn note_held_changes(
+    db: &PostgresStore,
+    group_id: &str,
+    target: Target,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE links SET held_changes = TRUE, updated_at = $3
+         WHERE group_id = $1 AND target = $2 AND mis_linked AND state <> 'pending'",
+    )
+    .bind(group_id)
+    .bind(target.as_str())
+    .bind(now_ms())
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
