@@ -46,7 +46,7 @@ impl App {
     pub async fn open(config: Config, today: Today) -> anyhow::Result<Arc<App>> {
         let store = crate::store::open(&config.database_url)
             .await
-            .with_context(|| format!("opening {}", config.database_url))?;
+            .with_context(|| format!("opening {}", crate::store::redacted(&config.database_url)))?;
         App::with_store(config, today, store)
     }
 

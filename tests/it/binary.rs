@@ -219,6 +219,28 @@ fn an_unreachable_store_is_an_internal_error_not_a_failed_job() {
 }
 
 #[test]
+fn an_unreachable_postgres_is_named_without_its_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("class-sync.toml");
+    // Port 1: nothing listens there.
+    std::fs::write(
+        &path,
+        "database_url = \"postgres://app:s3cret-pw@127.0.0.1:1/sync\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_class-sync"))
+        .arg("--config")
+        .arg(&path)
+        .arg("status")
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{err}");
+    assert!(err.contains("127.0.0.1:1"), "names the server: {err}");
+    assert!(!err.contains("s3cret-pw"), "never the password: {err}");
+}
+
+#[test]
 fn archive_before_its_date_needs_force() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("class-sync.toml");
