@@ -1,6 +1,11 @@
 //! The operator's archive of one academic year now (`archive --year`), with a dry run per school.
 
-use super::*;
+use super::{Batch, audit, links_by_group};
+use crate::app::App;
+use crate::core::job::{JobKind, Lane};
+use crate::core::link::LinkState;
+use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// Per school: how many links a year archive covers.
 #[derive(Debug, Default, Serialize)]

@@ -1,8 +1,13 @@
 //! An import (a whole snapshot) and a push of one group: store the data, enqueue the MIS work it
 //! implies as the calendar allows, count what was held back.
 
-use super::*;
+use super::{HeldCounts, audit, enqueue_group_work};
+use crate::app::App;
+use crate::core::domain::{Group, Snapshot};
 pub use crate::store::GroupChange;
+use crate::store::{ImportApplied, StoreResult};
+use serde::Serialize;
+use std::collections::HashSet;
 
 #[derive(Debug, Default, Serialize)]
 pub struct ImportSummary {

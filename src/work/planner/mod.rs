@@ -20,14 +20,13 @@ pub use sync::{SyncSummary, sync};
 
 use crate::app::App;
 use crate::core::calendar::{HeldBack, mis_work_allowed};
-use crate::core::domain::{Group, Snapshot, Target};
+use crate::core::domain::{Group, Target};
 use crate::core::job::{JobKind, Lane};
 use crate::core::link::Link;
 use crate::core::link::LinkState;
-use crate::core::restore_policy::{RestoreSubject, decide};
-use crate::store::{AuditEntry, ImportApplied, NewJob, StoreResult};
+use crate::store::{AuditEntry, NewJob, StoreResult};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 /// Why the work a link needed was not enqueued, as summaries count it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -1,6 +1,12 @@
 //! The nightly run: archive what is due, create what may now be created, retry missing accounts.
 
-use super::*;
+use super::{Batch, HeldCounts, SkipReason, links_by_group, mis_gate};
+use crate::app::App;
+use crate::core::calendar::HeldBack;
+use crate::core::job::{JobKind, Lane};
+use crate::core::link::LinkState;
+use crate::store::StoreResult;
+use serde::Serialize;
 
 #[derive(Debug, Default, Serialize)]
 pub struct NightlySummary {

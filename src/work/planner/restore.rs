@@ -1,6 +1,12 @@
 //! The Restore button: who may press it, the atomic grant (MIS-unlinked for good), the restore job.
 
-use super::*;
+use super::audit;
+use crate::app::App;
+use crate::core::domain::Target;
+use crate::core::job::{JobKind, Lane};
+use crate::core::restore_policy::{RestoreSubject, decide};
+use crate::store::NewJob;
+use serde::Serialize;
 
 /// A Restore press accepted: the job that does it.
 #[derive(Debug, Serialize)]

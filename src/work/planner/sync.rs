@@ -1,6 +1,13 @@
 //! The operator's forced resync of schools or groups, ahead of bulk work.
 
-use super::*;
+use super::{HeldCounts, SkipReason, audit, enqueue, mis_gate};
+use crate::app::App;
+use crate::core::domain::Target;
+use crate::core::job::{JobKind, Lane};
+use crate::core::link::LinkState;
+use crate::store::StoreResult;
+use serde::Serialize;
+use std::collections::HashSet;
 
 /// What a forced resync selected.
 #[derive(Debug, Default, Serialize)]

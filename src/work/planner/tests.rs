@@ -8,7 +8,7 @@ use super::*;
 use crate::app::Today;
 use crate::config::Config;
 use crate::core::calendar::YearCalendar;
-use crate::core::domain::School;
+use crate::core::domain::{School, Snapshot};
 use crate::core::link::LinkEvent;
 use crate::remote::providers::Provider;
 use crate::store::{Job, Store};
