@@ -302,3 +302,33 @@ fn held_text(held: &planner::HeldCounts, word: &str) -> String {
     let parts: Vec<String> = held.iter().map(|(why, n)| format!("{n} {why}")).collect();
     format!("; {word}: {}", parts.join(", "))
 }
+
+/// `store copy --to URL`: the configured store into an empty PostgreSQL store. A target that is
+/// not PostgreSQL, unreachable or not empty is refused (exit 2) and left as it was.
+pub async fn store_copy(config: &Config, to: &str) -> anyhow::Result<u8> {
+    use crate::store::copy::{CopyError, copy_store};
+    match copy_store(&config.database_url, to).await {
+        Ok(copied) => {
+            println!(
+                "copied {} into {}: {copied}",
+                crate::store::redacted(&config.database_url),
+                crate::store::redacted(to)
+            );
+            println!(
+                "workers are not copied: point serve/work at the new database_url and start them"
+            );
+            Ok(exit::OK)
+        }
+        Err(
+            e @ (CopyError::TargetNotPostgres(_)
+            | CopyError::TargetUnreachable { .. }
+            | CopyError::TargetNotEmpty { .. }),
+        ) => {
+            eprintln!("error: {e}; nothing was copied");
+            Ok(exit::INVALID)
+        }
+        Err(CopyError::Store(e)) => {
+            Err(anyhow::Error::new(e).context("store copy failed; the target was left unchanged"))
+        }
+    }
+}

@@ -98,6 +98,21 @@ pub enum Command {
     Serve,
     /// The whole year on the built-in mocks and a temporary store, narrated.
     Demo,
+    /// Operations on the store itself.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StoreCommand {
+    /// Copy this store (groups, links, jobs, audit, runs) into an empty PostgreSQL store.
+    Copy {
+        /// The target: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE
+        #[arg(long)]
+        to: String,
+    },
 }
 
 /// Runs one command; an internal failure (store unreachable, I/O) is one line and exit 6.
@@ -134,6 +149,9 @@ async fn run_inner(cli: Cli) -> anyhow::Result<u8> {
             no_wait,
         } => commands::import(config, today, &path, dry_run, no_wait, &actor).await,
         Command::Serve => commands::serve(config, fixed_today).await,
+        Command::Store {
+            command: StoreCommand::Copy { to },
+        } => commands::store_copy(&config, &to).await,
         Command::Demo => unreachable!("handled above"),
         command => {
             let app = App::new(config, today).await?;
@@ -161,7 +179,7 @@ async fn run_inner(cli: Cli) -> anyhow::Result<u8> {
                 Command::Status { group, json } => {
                     commands::status(app, group.as_deref(), json).await
                 }
-                Command::Import { .. } | Command::Serve | Command::Demo => {
+                Command::Import { .. } | Command::Serve | Command::Demo | Command::Store { .. } => {
                     unreachable!("handled above")
                 }
             }

@@ -6,8 +6,10 @@
 //!
 //! `Store` is the seam; `records` holds the plain data it takes and answers with; `sqlite` is the
 //! embedded backend (the default), `postgres` the one several machines share. Every backend passes
-//! the same suite (`tests/it/store.rs`).
+//! the same suite (`tests/it/store.rs`). `copy` moves a whole store into an empty PostgreSQL one
+//! (`store copy`).
 
+pub mod copy;
 mod postgres;
 mod records;
 mod sqlite;

@@ -9,5 +9,6 @@ mod mock_contract;
 mod openapi;
 mod quota;
 mod store;
+mod store_copy;
 mod support;
 mod year;

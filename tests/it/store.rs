@@ -54,7 +54,7 @@ async fn fresh_postgres(test: &str) -> Option<Fresh> {
 
 /// The PostgreSQL test server: reaching it (or skipping, or failing under CI), unique names, and
 /// cleaning up, now and after runs that died.
-mod pg {
+pub(crate) mod pg {
     use sqlx::{Connection, Executor, PgConnection};
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::time::Duration;
