@@ -98,7 +98,10 @@ pub trait Store: Send + Sync {
     /// failed restore) and enqueues its restore job (or finds the pending one). None: not restorable.
     async fn grant_restore(&self, job: &NewJob, now_ms: i64) -> StoreResult<Option<(i64, bool)>>;
     /// Takes up to `limit` runnable jobs of `target` (highest lane first, never two of one link),
-    /// leasing them until `now + lease`. A job whose lease ran out (its worker died) is runnable again.
+    /// leasing them until `now + lease`. Runnable: queued and due; or running but orphaned, taken
+    /// over as it is: its holder is not a live worker (not registered, or not seen at or after
+    /// `live_since_ms`: it died without a word), or its lease ran out (the fallback). The lane
+    /// order holds across all three. A job whose holder is live and whose lease holds is never taken.
     async fn claim(
         &self,
         worker: &str,
@@ -106,6 +109,7 @@ pub trait Store: Send + Sync {
         limit: usize,
         now_ms: i64,
         lease_ms: i64,
+        live_since_ms: i64,
     ) -> StoreResult<Vec<Job>>;
     /// Puts every job `worker` holds back in the queue at once, not counting the attempt (graceful
     /// shutdown); returns how many.

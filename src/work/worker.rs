@@ -6,7 +6,8 @@
 //! shows why.
 //!
 //! A worker registers in the store and beats every few seconds; the beat also extends the leases of
-//! the jobs it holds, so a worker that dies (even `kill -9`) loses its jobs to others one lease later.
+//! the jobs it holds. A worker that dies (even `kill -9`) loses its jobs to others once it has not
+//! been seen for the liveness window (`live_window`, three beats), or at the latest one lease later.
 //! A job that only waits (polling a Graph operation) gives its slot back meanwhile (`without_slot`).
 //! `[worker] concurrency` slots exist per target, so Teams and Classroom work each run at their own
 //! quota.
@@ -241,9 +242,12 @@ async fn work(
         let mut claimed = 0;
         for target in free {
             let room = pools.of(target).available_permits().min(CLAIM_BATCH);
+            let now = App::now_ms();
+            // Jobs of a worker not seen within the liveness window are taken over at once.
+            let live_since = now - live_window(app).as_millis() as i64;
             let jobs = app
                 .store
-                .claim(worker_id, target, room, App::now_ms(), lease_ms)
+                .claim(worker_id, target, room, now, lease_ms, live_since)
                 .await?;
             claimed += jobs.len();
             for job in jobs {

@@ -156,10 +156,15 @@ pub(super) async fn grant_restore(
 }
 
 /// Picks the best runnable job of `$2` at `$1` and marks it running for `$3` until `$4`: highest lane
-/// first, then oldest, among queued jobs and running ones whose lease ran out (a restore whose
-/// worker died goes before queued archives). Each branch walks its own index to its first
-/// unlocked, runnable row; the better of the two wins. A link with any running job (live, or one
-/// whose lease ran out and is waiting to be taken over) has no other job picked.
+/// first, then oldest, among queued jobs and orphaned running ones, taken over as they are (a
+/// restore whose worker died goes before queued archives). Orphaned: its holder is not a worker
+/// seen at or after `$5` (dead, or never registered), or its lease ran out. Each branch walks its
+/// own index to its first unlocked, runnable row; the better of the two wins. A link with any
+/// running job (live, or orphaned and waiting to be taken over) has no other job picked.
+///
+/// A holder is judged by the last heartbeat committed when the statement starts (one beating at
+/// that moment and still inside its window keeps its jobs); a beat committing later re-checks
+/// `locked_by` on the locked rows and finds a taken-over job no longer its own.
 const CLAIM_ONE: &str = "
 UPDATE jobs SET state = 'running', locked_by = $3, lease_until = $4, attempts = attempts + 1
 WHERE id = (
@@ -174,7 +179,9 @@ WHERE id = (
     UNION ALL
     SELECT id, lane, run_at FROM (
       SELECT j.id, j.lane, j.run_at FROM jobs j
-      WHERE j.state = 'running' AND j.target = $2 AND j.lease_until < $1
+      WHERE j.state = 'running' AND j.target = $2
+        AND (j.lease_until < $1
+             OR NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = j.locked_by AND w.seen_at >= $5))
       ORDER BY j.lane DESC, j.run_at, j.id LIMIT 1
       FOR UPDATE SKIP LOCKED) expired
   ) candidates
@@ -189,6 +196,7 @@ pub(super) async fn claim(
     limit: usize,
     now: i64,
     lease_ms: i64,
+    live_since: i64,
 ) -> StoreResult<Vec<Job>> {
     let mut claimed = Vec::new();
     let mut races = 0;
@@ -200,6 +208,7 @@ pub(super) async fn claim(
             .bind(target.as_str())
             .bind(worker)
             .bind(now + lease_ms)
+            .bind(live_since)
             .fetch_optional(&db.pool)
             .await;
         match picked {
