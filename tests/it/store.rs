@@ -243,6 +243,7 @@ macro_rules! store_suite {
                 claim_takes_over_at_once_a_job_whose_worker_is_not_registered,
                 claim_never_takes_a_job_whose_worker_beats,
                 lane_order_holds_across_queued_expired_and_orphaned_jobs,
+                new_work_wakes_a_waiter_where_the_store_can_signal,
                 a_restore_whose_worker_died_goes_before_queued_archives,
                 finish_many_saves_the_link_with_the_end,
                 finish_many_ends_only_jobs_the_worker_still_holds,
@@ -332,6 +333,74 @@ mod postgres_open {
             "{message}"
         );
         assert!(!message.contains("s3cret"), "{message}");
+    }
+}
+
+/// New work on PostgreSQL wakes idle workers of other processes at once (`LISTEN/NOTIFY`).
+mod postgres_wakeup {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    /// Two handles on one fresh schema, as two worker processes would hold them.
+    async fn two_handles(test: &str) -> Option<(Arc<dyn Store>, Arc<dyn Store>, pg::DropOnExit)> {
+        let mut server = pg::server(test).await?;
+        let schema = pg::unique_name("cs_test");
+        server.execute(&format!("CREATE SCHEMA {schema}")).await;
+        let keep = pg::DropOnExit {
+            url: server.url.clone(),
+            sql: format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
+        };
+        let url = pg::with_search_path(&server.url, &schema);
+        let a = class_sync::store::open(&url).await.expect("open store");
+        let b = class_sync::store::open(&url).await.expect("open store");
+        Some((a, b, keep))
+    }
+
+    /// Waits for the signal, failing after a second (workers poll every 250 ms: a signal that
+    /// came only with a poll would not be a wakeup, and the suite's other schemas must not wake it).
+    async fn woken_within_a_second(signal: &mut class_sync::store::WorkSignal, what: &str) {
+        let started = Instant::now();
+        tokio::time::timeout(Duration::from_secs(1), signal.notified())
+            .await
+            .unwrap_or_else(|_| panic!("{what} did not wake the waiter within a second"));
+        assert!(started.elapsed() < Duration::from_secs(1));
+    }
+
+    /// Enqueue, the Restore grant and release each wake a waiter on another handle; a claim does not.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn new_work_on_one_handle_wakes_a_waiter_on_another() {
+        let test = concat!(
+            module_path!(),
+            "::new_work_on_one_handle_wakes_a_waiter_on_another"
+        );
+        let Some((a, b, _keep)) = two_handles(test).await else {
+            return;
+        };
+        seed(&a).await;
+        let mut signal = b
+            .wake_on_new_work()
+            .await
+            .expect("listen")
+            .expect("PostgreSQL signals new work");
+        let quiet = tokio::time::timeout(Duration::from_millis(300), signal.notified()).await;
+        assert!(quiet.is_err(), "woken with nothing enqueued in this schema");
+
+        let id = enqueue(&a, &reconcile("g1"), 1).await;
+        woken_within_a_second(&mut signal, "an enqueue").await;
+
+        assert_eq!(claim(&a, "w1", 1, 2).await, [id]);
+        let claimed = tokio::time::timeout(Duration::from_millis(300), signal.notified()).await;
+        assert!(claimed.is_err(), "a claim is no new work");
+        assert_eq!(a.release_held("w1").await.unwrap(), 1);
+        woken_within_a_second(&mut signal, "a release").await;
+
+        move_teams_link(&a, "g2", &[FOUND_ARCHIVED]).await;
+        let restore = job(JobKind::Restore, "g2", Target::Teams, Lane::Restore);
+        a.grant_restore(&restore, 3)
+            .await
+            .unwrap()
+            .expect("granted");
+        woken_within_a_second(&mut signal, "a Restore grant").await;
     }
 }
 
@@ -906,6 +975,18 @@ async fn lane_order_holds_across_queued_expired_and_orphaned_jobs(store: Arc<dyn
         order.extend(claim_seeing(&store, "w2", 1, t, 7).await);
     }
     assert_eq!(order, [restore, operator, mis, nightly]);
+}
+
+/// A store that can signal new work (PostgreSQL) wakes a waiter when a job is enqueued; one that
+/// cannot (SQLite) says so, and its workers poll.
+async fn new_work_wakes_a_waiter_where_the_store_can_signal(store: Arc<dyn Store>) {
+    seed(&store).await;
+    let Some(mut signal) = store.wake_on_new_work().await.expect("listen") else {
+        return;
+    };
+    enqueue(&store, &reconcile("g1"), 1).await;
+    let woken = tokio::time::timeout(std::time::Duration::from_secs(1), signal.notified());
+    woken.await.expect("woken within a second");
 }
 
 async fn finish_many_saves_the_link_with_the_end(store: Arc<dyn Store>) {

@@ -145,6 +145,10 @@ impl Store for PostgresStore {
         queue::claim(self, worker, target, limit, now_ms, lease_ms, live_since_ms).await
     }
 
+    async fn wake_on_new_work(&self) -> StoreResult<Option<crate::store::WorkSignal>> {
+        queue::wake_on_new_work(self).await.map(Some)
+    }
+
     async fn release_held(&self, worker: &str) -> StoreResult<u64> {
         queue::release_held(self, worker).await
     }
