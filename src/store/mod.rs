@@ -100,7 +100,10 @@ pub trait Store: Send + Sync {
     /// failed restore) and enqueues its restore job (or finds the pending one). None: not restorable.
     async fn grant_restore(&self, job: &NewJob, now_ms: i64) -> StoreResult<Option<(i64, bool)>>;
     /// Takes up to `limit` runnable jobs of `target` (highest lane first, never two of one link),
-    /// leasing them until `now + lease`. A job whose lease ran out (its worker died) is runnable again.
+    /// leasing them until `now + lease`. Runnable: queued and due; or running but orphaned, taken
+    /// over as it is: its holder is not a live worker (not registered, or not seen at or after
+    /// `live_since_ms`: it died without a word), or its lease ran out (the fallback). The lane
+    /// order holds across all three. A job whose holder is live and whose lease holds is never taken.
     async fn claim(
         &self,
         worker: &str,
@@ -108,7 +111,14 @@ pub trait Store: Send + Sync {
         limit: usize,
         now_ms: i64,
         lease_ms: i64,
+        live_since_ms: i64,
     ) -> StoreResult<Vec<Job>>;
+    /// A signal that new work was enqueued, granted or handed back (by any process), for an idle
+    /// worker's wait; None when the backend cannot signal (SQLite: workers poll). A signal is a
+    /// hint and may be lost (a listener reconnecting): holders keep polling as well.
+    async fn wake_on_new_work(&self) -> StoreResult<Option<WorkSignal>> {
+        Ok(None)
+    }
     /// Puts every job `worker` holds back in the queue at once, not counting the attempt (graceful
     /// shutdown); returns how many.
     async fn release_held(&self, worker: &str) -> StoreResult<u64>;
@@ -175,6 +185,26 @@ pub trait Store: Send + Sync {
     async fn settle_schedule(&self, kind: &str, day: &str) -> StoreResult<()>;
     /// Whether the day is claimed but not yet settled (someone is enqueuing, or died doing it).
     async fn schedule_unsettled(&self, kind: &str, day: &str) -> StoreResult<bool>;
+}
+
+/// New work may be waiting (see `Store::wake_on_new_work`): wakes an idle worker before its next poll.
+pub struct WorkSignal {
+    new_work: tokio::sync::watch::Receiver<()>,
+}
+
+impl WorkSignal {
+    /// A signal that fires each time the backend sends on the other end of `new_work`.
+    fn new(new_work: tokio::sync::watch::Receiver<()>) -> WorkSignal {
+        WorkSignal { new_work }
+    }
+
+    /// Resolves at the next signal, or at once if one came since the last call; never once the
+    /// backend has stopped signalling (the holder's polls carry on).
+    pub async fn notified(&mut self) {
+        if self.new_work.changed().await.is_err() {
+            std::future::pending::<()>().await
+        }
+    }
 }
 
 /// Opens the store named by `database_url` and brings its schema up to date: `postgres://` (or

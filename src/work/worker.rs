@@ -6,7 +6,8 @@
 //! shows why.
 //!
 //! A worker registers in the store and beats every few seconds; the beat also extends the leases of
-//! the jobs it holds, so a worker that dies (even `kill -9`) loses its jobs to others one lease later.
+//! the jobs it holds. A worker that dies (even `kill -9`) loses its jobs to others once it has not
+//! been seen for the liveness window (`live_window`, three beats), or at the latest one lease later.
 //! A job that only waits (polling a Graph operation) gives its slot back meanwhile (`without_slot`).
 //! `[worker] concurrency` slots exist per target, so Teams and Classroom work each run at their own
 //! quota.
@@ -14,7 +15,7 @@
 use crate::app::App;
 use crate::core::domain::Target;
 use crate::remote::job_context::{self, JobContext, JobSlot};
-use crate::store::{Job, JobEnd, JobFinish, WorkerInfo};
+use crate::store::{Job, JobEnd, JobFinish, WorkSignal, WorkerInfo};
 use crate::work::jobs::{self, JobOutcome};
 use std::sync::Arc;
 use std::time::Duration;
@@ -220,6 +221,14 @@ async fn work(
     let lease_ms = (app.config.worker.lease_seconds * 1000) as i64;
     let mut running: JoinSet<Finished> = JoinSet::new();
     let mut report = WorkReport::default();
+    // Where the store can say so (PostgreSQL), new work ends an idle wait at once.
+    let mut new_work = match app.store.wake_on_new_work().await {
+        Ok(signal) => signal,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot follow new work; polling only");
+            None
+        }
+    };
     while !stopping(&stop) {
         settle(
             app,
@@ -241,9 +250,12 @@ async fn work(
         let mut claimed = 0;
         for target in free {
             let room = pools.of(target).available_permits().min(CLAIM_BATCH);
+            let now = App::now_ms();
+            // Jobs of a worker not seen within the liveness window are taken over at once.
+            let live_since = now - live_window(app).as_millis() as i64;
             let jobs = app
                 .store
-                .claim(worker_id, target, room, App::now_ms(), lease_ms)
+                .claim(worker_id, target, room, now, lease_ms, live_since)
                 .await?;
             claimed += jobs.len();
             for job in jobs {
@@ -268,12 +280,13 @@ async fn work(
         if stop.is_none() && pending == 0 && running.is_empty() {
             return Ok(report);
         }
-        // Wait for a running job to end, the next queued one to become due, or the stop.
+        // Wait for a running job to end, new work, the next queued one to become due, or the stop.
         let wait = next
             .map(|t| (t - App::now_ms()).clamp(5, 250) as u64)
             .unwrap_or(250);
         tokio::select! {
             Some(done) = running.join_next(), if !running.is_empty() => settle(app, worker_id, finished(Some(done?), &mut running)?, &mut report, &progress).await?,
+            _ = woken(&mut new_work) => {}
             _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
             _ = changed(&mut stop) => {}
         }
@@ -313,6 +326,14 @@ async fn work(
         }
     }
     Ok(report)
+}
+
+/// Resolves when the store signals new work; never without a signal (the worker polls).
+async fn woken(new_work: &mut Option<WorkSignal>) {
+    match new_work {
+        Some(signal) => signal.notified().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Resolves when the stop signal changes; never when there is none.

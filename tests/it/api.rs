@@ -941,7 +941,7 @@ async fn work_for_a_link_whose_job_is_running_is_still_accepted() {
         .await
         .expect("enqueue");
     let claimed = store
-        .claim("w1", Target::Teams, 1, 2, 60_000)
+        .claim("w1", Target::Teams, 1, 2, 60_000, 0)
         .await
         .expect("claim")
         .pop()

@@ -239,6 +239,11 @@ macro_rules! store_suite {
                 claim_honours_limit_and_target,
                 claim_waits_for_run_at,
                 claim_takes_over_a_job_whose_lease_expired,
+                claim_takes_over_at_once_a_job_whose_worker_stopped_beating,
+                claim_takes_over_at_once_a_job_whose_worker_is_not_registered,
+                claim_never_takes_a_job_whose_worker_beats,
+                lane_order_holds_across_queued_expired_and_orphaned_jobs,
+                new_work_wakes_a_waiter_where_the_store_can_signal,
                 a_restore_whose_worker_died_goes_before_queued_archives,
                 finish_many_saves_the_link_with_the_end,
                 finish_many_ends_only_jobs_the_worker_still_holds,
@@ -331,10 +336,80 @@ mod postgres_open {
     }
 }
 
+/// New work on PostgreSQL wakes idle workers of other processes at once (`LISTEN/NOTIFY`).
+mod postgres_wakeup {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    /// Two handles on one fresh schema, as two worker processes would hold them.
+    async fn two_handles(test: &str) -> Option<(Arc<dyn Store>, Arc<dyn Store>, pg::DropOnExit)> {
+        let mut server = pg::server(test).await?;
+        let schema = pg::unique_name("cs_test");
+        server.execute(&format!("CREATE SCHEMA {schema}")).await;
+        let keep = pg::DropOnExit {
+            url: server.url.clone(),
+            sql: format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
+        };
+        let url = pg::with_search_path(&server.url, &schema);
+        let a = class_sync::store::open(&url).await.expect("open store");
+        let b = class_sync::store::open(&url).await.expect("open store");
+        Some((a, b, keep))
+    }
+
+    /// Waits for the signal, failing after a second (workers poll every 250 ms: a signal that
+    /// came only with a poll would not be a wakeup, and the suite's other schemas must not wake it).
+    async fn woken_within_a_second(signal: &mut class_sync::store::WorkSignal, what: &str) {
+        let started = Instant::now();
+        tokio::time::timeout(Duration::from_secs(1), signal.notified())
+            .await
+            .unwrap_or_else(|_| panic!("{what} did not wake the waiter within a second"));
+        assert!(started.elapsed() < Duration::from_secs(1));
+    }
+
+    /// Enqueue, the Restore grant and release each wake a waiter on another handle; a claim does not.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn new_work_on_one_handle_wakes_a_waiter_on_another() {
+        let test = concat!(
+            module_path!(),
+            "::new_work_on_one_handle_wakes_a_waiter_on_another"
+        );
+        let Some((a, b, _keep)) = two_handles(test).await else {
+            return;
+        };
+        seed(&a).await;
+        let mut signal = b
+            .wake_on_new_work()
+            .await
+            .expect("listen")
+            .expect("PostgreSQL signals new work");
+        let quiet = tokio::time::timeout(Duration::from_millis(300), signal.notified()).await;
+        assert!(quiet.is_err(), "woken with nothing enqueued in this schema");
+
+        let id = enqueue(&a, &reconcile("g1"), 1).await;
+        woken_within_a_second(&mut signal, "an enqueue").await;
+
+        assert_eq!(claim(&a, "w1", 1, 2).await, [id]);
+        let claimed = tokio::time::timeout(Duration::from_millis(300), signal.notified()).await;
+        assert!(claimed.is_err(), "a claim is no new work");
+        assert_eq!(a.release_held("w1").await.unwrap(), 1);
+        woken_within_a_second(&mut signal, "a release").await;
+
+        move_teams_link(&a, "g2", &[FOUND_ARCHIVED]).await;
+        let restore = job(JobKind::Restore, "g2", Target::Teams, Lane::Restore);
+        a.grant_restore(&restore, 3)
+            .await
+            .unwrap()
+            .expect("granted");
+        woken_within_a_second(&mut signal, "a Restore grant").await;
+    }
+}
+
 // ---- Data the tests share ----
 
 const SCHOOL: &str = "6612001";
 const LEASE: i64 = 60_000;
+/// The liveness window the liveness tests use: well inside the lease, as the worker's is.
+const WINDOW: i64 = 15_000;
 
 fn school(id: &str) -> School {
     School {
@@ -393,10 +468,24 @@ async fn enqueue(store: &Arc<dyn Store>, job: &NewJob, now: i64) -> i64 {
     store.enqueue(job, now).await.expect("enqueue").0
 }
 
-/// The ids of the Teams jobs `worker` claims at `now`.
+/// The ids of the Teams jobs `worker` claims at `now`, every registered worker counted as live
+/// (these tests are about lanes, links and leases; `claim_seeing` sets the liveness window).
 async fn claim(store: &Arc<dyn Store>, worker: &str, limit: usize, now: i64) -> Vec<i64> {
+    claim_seeing(store, worker, limit, now, i64::MIN).await
+}
+
+/// The ids of the Teams jobs `worker` claims at `now`, taking workers not seen since
+/// `live_since` for dead. Like a real worker it is registered (seen at `now`) when it claims.
+async fn claim_seeing(
+    store: &Arc<dyn Store>,
+    name: &str,
+    limit: usize,
+    now: i64,
+    live_since: i64,
+) -> Vec<i64> {
+    store.register_worker(&worker(name, now)).await.unwrap();
     let jobs = store
-        .claim(worker, Target::Teams, limit, now, LEASE)
+        .claim(name, Target::Teams, limit, now, LEASE, live_since)
         .await
         .expect("claim");
     jobs.iter().map(|j| j.id).collect()
@@ -688,9 +777,12 @@ async fn claims_at_once_take_each_job_once_and_one_per_link(store: Arc<dyn Store
         )
         .await;
     }
+    for w in ["w1", "w2", "w3", "w4"] {
+        store.register_worker(&worker(w, 10)).await.unwrap();
+    }
     let take = |w: &'static str| {
         let store = store.clone();
-        tokio::spawn(async move { store.claim(w, Target::Teams, 5, 10, LEASE).await })
+        tokio::spawn(async move { store.claim(w, Target::Teams, 5, 10, LEASE, 0).await })
     };
     let workers = [take("w1"), take("w2"), take("w3"), take("w4")];
     let mut taken = Vec::new();
@@ -774,7 +866,7 @@ async fn claim_honours_limit_and_target(store: Arc<dyn Store>) {
     assert_eq!(claim(&store, "w1", 2, 10).await, teams[..2]);
     assert_eq!(claim(&store, "w1", 2, 10).await, teams[2..]);
     let other = store
-        .claim("w1", Target::Classroom, 2, 10, LEASE)
+        .claim("w1", Target::Classroom, 2, 10, LEASE, i64::MIN)
         .await
         .unwrap();
     assert_eq!(other.iter().map(|j| j.id).collect::<Vec<_>>(), [classroom]);
@@ -804,6 +896,97 @@ async fn claim_takes_over_a_job_whose_lease_expired(store: Arc<dyn Store>) {
     assert!(claim(&store, "w2", 1, 10 + LEASE).await.is_empty());
     assert_eq!(claim(&store, "w2", 1, 11 + LEASE).await, [id]);
     assert_eq!(job_state(&store, id).await, (JobState::Running, 2));
+}
+
+/// A worker that stops beating loses its job once it is out of the liveness window, long before
+/// the job's lease runs out.
+async fn claim_takes_over_at_once_a_job_whose_worker_stopped_beating(store: Arc<dyn Store>) {
+    seed(&store).await;
+    let id = enqueue(&store, &reconcile("g1"), 1).await;
+    assert_eq!(claim_seeing(&store, "w1", 1, 10, 10 - WINDOW).await, [id]);
+    // Seen at 10: live while the window reaches back to 10.
+    let t = 10 + WINDOW;
+    assert!(
+        claim_seeing(&store, "w2", 1, t, t - WINDOW)
+            .await
+            .is_empty()
+    );
+    let t = 11 + WINDOW;
+    assert!(t < 10 + LEASE, "the lease still holds");
+    assert_eq!(claim_seeing(&store, "w2", 1, t, t - WINDOW).await, [id]);
+    assert_eq!(job_state(&store, id).await, (JobState::Running, 2));
+    // The dead worker comes back and ends the job it lost: nothing happens.
+    let late = finish(id, JobEnd::Done, None);
+    store.finish_many("w1", &[late], t + 1).await.unwrap();
+    assert_eq!(job_state(&store, id).await, (JobState::Running, 2));
+}
+
+/// A holder the registry does not know (forgotten after an hour, or never registered) is not live.
+async fn claim_takes_over_at_once_a_job_whose_worker_is_not_registered(store: Arc<dyn Store>) {
+    seed(&store).await;
+    let id = enqueue(&store, &reconcile("g1"), 1).await;
+    let ghost = store
+        .claim("ghost", Target::Teams, 1, 10, LEASE, 10 - WINDOW)
+        .await
+        .unwrap();
+    assert_eq!(ghost.iter().map(|j| j.id).collect::<Vec<_>>(), [id]);
+    assert_eq!(claim_seeing(&store, "w2", 1, 11, 11 - WINDOW).await, [id]);
+}
+
+/// A live worker's jobs are never taken, however long it runs them, and never two of one link.
+async fn claim_never_takes_a_job_whose_worker_beats(store: Arc<dyn Store>) {
+    seed(&store).await;
+    let id = enqueue(&store, &reconcile("g1"), 1).await;
+    let archive = job(JobKind::Archive, "g1", Target::Teams, Lane::Nightly);
+    let waiting = enqueue(&store, &archive, 2).await;
+    assert_eq!(claim_seeing(&store, "w1", 1, 10, 10 - WINDOW).await, [id]);
+    let mut t = 10;
+    while t < 3 * LEASE {
+        t += WINDOW / 3;
+        store.heartbeat("w1", t, t + LEASE).await.unwrap();
+        let now = t + WINDOW - 1;
+        let taken = claim_seeing(&store, "w2", 5, now, now - WINDOW).await;
+        assert!(taken.is_empty(), "at {now}: {taken:?}");
+    }
+    assert_eq!(job_state(&store, id).await, (JobState::Running, 1));
+    assert_eq!(job_state(&store, waiting).await, (JobState::Queued, 0));
+}
+
+/// Orphaned jobs (holder dead), jobs whose lease ran out and queued jobs are taken in one lane
+/// order: a dead worker's restore first, its nightly archive last.
+async fn lane_order_holds_across_queued_expired_and_orphaned_jobs(store: Arc<dyn Store>) {
+    seed(&store).await;
+    store.put_group(&group("g4", SCHOOL)).await.unwrap();
+    let operator = job(JobKind::Reconcile, "g4", Target::Teams, Lane::Operator);
+    let operator = enqueue(&store, &operator, 1).await;
+    assert_eq!(claim(&store, "slow", 1, 2).await, [operator]);
+    let restore = job(JobKind::Restore, "g1", Target::Teams, Lane::Restore);
+    let restore = enqueue(&store, &restore, 3).await;
+    assert_eq!(claim(&store, "dead", 1, 4).await, [restore]);
+    let nightly = job(JobKind::Archive, "g3", Target::Teams, Lane::Nightly);
+    let nightly = enqueue(&store, &nightly, 5).await;
+    assert_eq!(claim(&store, "dead", 1, 6).await, [nightly]);
+    let mis = enqueue(&store, &reconcile("g2"), 7).await;
+    // Later: "slow" is live but its lease ran out; "dead" (seen at 6) is not, its leases still hold.
+    let t = 3 + LEASE;
+    store.register_worker(&worker("slow", t)).await.unwrap();
+    let mut order = Vec::new();
+    for _ in 0..5 {
+        order.extend(claim_seeing(&store, "w2", 1, t, 7).await);
+    }
+    assert_eq!(order, [restore, operator, mis, nightly]);
+}
+
+/// A store that can signal new work (PostgreSQL) wakes a waiter when a job is enqueued; one that
+/// cannot (SQLite) says so, and its workers poll.
+async fn new_work_wakes_a_waiter_where_the_store_can_signal(store: Arc<dyn Store>) {
+    seed(&store).await;
+    let Some(mut signal) = store.wake_on_new_work().await.expect("listen") else {
+        return;
+    };
+    enqueue(&store, &reconcile("g1"), 1).await;
+    let woken = tokio::time::timeout(std::time::Duration::from_secs(1), signal.notified());
+    woken.await.expect("woken within a second");
 }
 
 async fn finish_many_saves_the_link_with_the_end(store: Arc<dyn Store>) {

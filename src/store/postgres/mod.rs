@@ -140,8 +140,13 @@ impl Store for PostgresStore {
         limit: usize,
         now_ms: i64,
         lease_ms: i64,
+        live_since_ms: i64,
     ) -> StoreResult<Vec<Job>> {
-        queue::claim(self, worker, target, limit, now_ms, lease_ms).await
+        queue::claim(self, worker, target, limit, now_ms, lease_ms, live_since_ms).await
+    }
+
+    async fn wake_on_new_work(&self) -> StoreResult<Option<crate::store::WorkSignal>> {
+        queue::wake_on_new_work(self).await.map(Some)
     }
 
     async fn release_held(&self, worker: &str) -> StoreResult<u64> {

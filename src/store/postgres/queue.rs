@@ -20,6 +20,10 @@
 //!   the pick's NOT EXISTS avoids it, and when two claimers race for two jobs of one link, the
 //!   loser's statement fails on the index and is simply retried (its next pick sees the winner's
 //!   running job). Each pick is its own transaction, so a claimed job is visible at once.
+//! - New work wakes idle workers on every machine: enqueue, the grant and release `NOTIFY`
+//!   `NEW_WORK` inside their transaction (delivered at commit, so a woken worker finds the job),
+//!   and `wake_on_new_work` follows the channel on a connection of its own. The payload names the
+//!   schema, so deployments sharing a database (and the test suite's schemas) do not wake each other.
 //! - No deadlocks: rows are locked in one order everywhere. A job end locks its link before its job
 //!   (as the grant does: link, then the queued restore job), and a batch of ends goes in job-id
 //!   order; a heartbeat or a release locks its worker's jobs in id order too.
@@ -28,9 +32,19 @@ use super::PostgresStore;
 use super::groups::{link_for_update, save_link_in};
 use crate::core::domain::Target;
 use crate::core::job::{JobKind, JobState, Lane};
-use crate::store::{FinishedJob, Job, JobEnd, JobFinish, NewJob, StoreError, StoreResult};
+use crate::store::{
+    FinishedJob, Job, JobEnd, JobFinish, NewJob, StoreError, StoreResult, WorkSignal,
+};
 use sqlx::Row;
-use sqlx::postgres::PgRow;
+use sqlx::postgres::{PgListener, PgPool, PgPoolOptions, PgRow};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// The channel that says new work is waiting; its payload is `schema:target`.
+const NEW_WORK: &str = "class_sync_jobs";
+
+/// The longest pause between attempts to get a lost listener back (polling covers the gap).
+const RELISTEN_MAX: Duration = Duration::from_secs(30);
 
 /// The key of the advisory lock every enqueue takes (any constant of our own; "class-sync enqueue").
 const ENQUEUE_LOCK: i64 = 0x636c_6173_7365_6e71;
@@ -119,6 +133,26 @@ async fn enqueue_in(
     Ok((row.get("id"), true))
 }
 
+/// Says, at the commit of `tx`, that jobs of `targets` are waiting (see the module's comment).
+async fn notify_new_work(
+    tx: &mut sqlx::PgConnection,
+    targets: impl IntoIterator<Item = Target>,
+) -> StoreResult<()> {
+    let mut told: Vec<Target> = Vec::new();
+    for target in targets {
+        if told.contains(&target) {
+            continue;
+        }
+        sqlx::query("SELECT pg_notify($1, coalesce(current_schema(), '') || ':' || $2)")
+            .bind(NEW_WORK)
+            .bind(target.as_str())
+            .execute(&mut *tx)
+            .await?;
+        told.push(target);
+    }
+    Ok(())
+}
+
 pub(super) async fn enqueue_many(
     db: &PostgresStore,
     jobs: &[NewJob],
@@ -130,6 +164,13 @@ pub(super) async fn enqueue_many(
     for job in jobs {
         out.push(enqueue_in(&mut tx, job, now).await?);
     }
+    let added: Vec<Target> = jobs
+        .iter()
+        .zip(&out)
+        .filter(|(_, (_, new))| *new)
+        .map(|(job, _)| job.target)
+        .collect();
+    notify_new_work(&mut tx, added).await?;
     tx.commit().await?;
     Ok(out)
 }
@@ -151,15 +192,23 @@ pub(super) async fn grant_restore(
     link.grant_restore();
     save_link_in(&mut tx, &link).await?;
     let enqueued = enqueue_in(&mut tx, job, now).await?;
+    if enqueued.1 {
+        notify_new_work(&mut tx, [job.target]).await?;
+    }
     tx.commit().await?;
     Ok(Some(enqueued))
 }
 
 /// Picks the best runnable job of `$2` at `$1` and marks it running for `$3` until `$4`: highest lane
-/// first, then oldest, among queued jobs and running ones whose lease ran out (a restore whose
-/// worker died goes before queued archives). Each branch walks its own index to its first
-/// unlocked, runnable row; the better of the two wins. A link with any running job (live, or one
-/// whose lease ran out and is waiting to be taken over) has no other job picked.
+/// first, then oldest, among queued jobs and orphaned running ones, taken over as they are (a
+/// restore whose worker died goes before queued archives). Orphaned: its holder is not a worker
+/// seen at or after `$5` (dead, or never registered), or its lease ran out. Each branch walks its
+/// own index to its first unlocked, runnable row; the better of the two wins. A link with any
+/// running job (live, or orphaned and waiting to be taken over) has no other job picked.
+///
+/// A holder is judged by the last heartbeat committed when the statement starts (one beating at
+/// that moment and still inside its window keeps its jobs); a beat committing later re-checks
+/// `locked_by` on the locked rows and finds a taken-over job no longer its own.
 const CLAIM_ONE: &str = "
 UPDATE jobs SET state = 'running', locked_by = $3, lease_until = $4, attempts = attempts + 1
 WHERE id = (
@@ -174,7 +223,9 @@ WHERE id = (
     UNION ALL
     SELECT id, lane, run_at FROM (
       SELECT j.id, j.lane, j.run_at FROM jobs j
-      WHERE j.state = 'running' AND j.target = $2 AND j.lease_until < $1
+      WHERE j.state = 'running' AND j.target = $2
+        AND (j.lease_until < $1
+             OR NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = j.locked_by AND w.seen_at >= $5))
       ORDER BY j.lane DESC, j.run_at, j.id LIMIT 1
       FOR UPDATE SKIP LOCKED) expired
   ) candidates
@@ -189,6 +240,7 @@ pub(super) async fn claim(
     limit: usize,
     now: i64,
     lease_ms: i64,
+    live_since: i64,
 ) -> StoreResult<Vec<Job>> {
     let mut claimed = Vec::new();
     let mut races = 0;
@@ -200,6 +252,7 @@ pub(super) async fn claim(
             .bind(target.as_str())
             .bind(worker)
             .bind(now + lease_ms)
+            .bind(live_since)
             .fetch_optional(&db.pool)
             .await;
         match picked {
@@ -232,13 +285,95 @@ pub(super) const HELD_IN_ORDER: &str =
 pub(super) async fn release_held(db: &PostgresStore, worker: &str) -> StoreResult<u64> {
     let sql = format!(
         "UPDATE jobs SET state = 'queued', lease_until = NULL, locked_by = NULL, attempts = GREATEST(attempts - 1, 0)
-         WHERE id IN ({HELD_IN_ORDER}) AND locked_by = $1 AND state = 'running'"
+         WHERE id IN ({HELD_IN_ORDER}) AND locked_by = $1 AND state = 'running'
+         RETURNING target"
     );
-    let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let mut tx = db.pool.begin().await?;
+    let released = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(worker)
-        .execute(&db.pool)
+        .fetch_all(&mut *tx)
         .await?;
-    Ok(done.rows_affected())
+    let targets = released
+        .iter()
+        .map(|r| {
+            r.get::<&str, _>("target")
+                .parse()
+                .map_err(StoreError::Corrupt)
+        })
+        .collect::<StoreResult<Vec<Target>>>()?;
+    notify_new_work(&mut tx, targets).await?;
+    tx.commit().await?;
+    Ok(released.len() as u64)
+}
+
+/// Follows `NEW_WORK` for this store's schema on a connection of its own (a pool of one, so the
+/// queue's pool keeps all its connections); see `Store::wake_on_new_work`. The first LISTEN's
+/// failure is the caller's; later losses are retried in the background while holders poll.
+pub(super) async fn wake_on_new_work(db: &PostgresStore) -> StoreResult<WorkSignal> {
+    let schema: Option<String> = sqlx::query_scalar("SELECT current_schema()")
+        .fetch_one(&db.pool)
+        .await?;
+    let prefix = format!("{}:", schema.unwrap_or_default());
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .max_lifetime(None)
+        .idle_timeout(None)
+        .connect_lazy_with((*db.pool.connect_options()).clone());
+    let listener = listen(&pool).await?;
+    let (signal, waiting) = watch::channel(());
+    tokio::spawn(follow_new_work(pool, listener, prefix, signal));
+    Ok(WorkSignal::new(waiting))
+}
+
+async fn listen(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    // A lost connection is ours to get back (with a pause), not retried at once inside `try_recv`.
+    listener.eager_reconnect(false);
+    listener.listen(NEW_WORK).await?;
+    Ok(listener)
+}
+
+/// Turns notifications for this schema into signals until no one holds the `WorkSignal`. A lost
+/// connection is re-established with a growing pause, then signalled once: jobs enqueued while it
+/// was away were not announced.
+async fn follow_new_work(
+    pool: PgPool,
+    mut listener: PgListener,
+    prefix: String,
+    signal: watch::Sender<()>,
+) {
+    loop {
+        let lost = tokio::select! {
+            _ = signal.closed() => return,
+            got = listener.try_recv() => match got {
+                Ok(Some(note)) => {
+                    if note.payload().starts_with(&prefix) {
+                        signal.send_replace(());
+                    }
+                    continue;
+                }
+                Ok(None) => "connection lost".to_string(),
+                Err(e) => e.to_string(),
+            },
+        };
+        tracing::warn!(error = %lost, "new-work listener lost; workers poll until it is back");
+        let mut pause = Duration::from_millis(250);
+        listener = loop {
+            tokio::select! {
+                _ = signal.closed() => return,
+                _ = tokio::time::sleep(pause) => {}
+            }
+            match listen(&pool).await {
+                Ok(back) => break back,
+                Err(e) => {
+                    tracing::warn!(error = %e, "new-work listener still down");
+                    pause = (pause * 2).min(RELISTEN_MAX);
+                }
+            }
+        };
+        tracing::info!("new-work listener back");
+        signal.send_replace(());
+    }
 }
 
 pub(super) async fn finish_many(

@@ -140,8 +140,9 @@ impl Store for SqliteStore {
         limit: usize,
         now_ms: i64,
         lease_ms: i64,
+        live_since_ms: i64,
     ) -> StoreResult<Vec<Job>> {
-        queue::claim(self, worker, target, limit, now_ms, lease_ms).await
+        queue::claim(self, worker, target, limit, now_ms, lease_ms, live_since_ms).await
     }
 
     async fn release_held(&self, worker: &str) -> StoreResult<u64> {

@@ -125,18 +125,23 @@ pub(super) async fn claim(
     limit: usize,
     now: i64,
     lease_ms: i64,
+    live_since: i64,
 ) -> StoreResult<Vec<Job>> {
     let mut tx = db.writer.begin_with("BEGIN IMMEDIATE").await?;
     let mut claimed = Vec::new();
     // Queued jobs first (walks `jobs_queue` in lane order), then jobs whose worker died. One at
     // a time, so each pick sees the ones before it: jobs of one link never run together.
     while claimed.len() < limit {
-        // The best runnable job, highest lane first, among queued ones and those whose worker
-        // died (lease run out): a restore whose worker died goes before a queued archive.
+        // The best runnable job, highest lane first, among queued ones and orphaned ones: held by
+        // a worker the registry has not seen since `live_since` (or at all), or whose lease ran
+        // out. A restore whose worker died goes before a queued archive. Heartbeats write under
+        // the same write lock, so a holder's liveness cannot change during this pick.
         let mut best: Option<(i64, i64, i64)> = None; // (lane, run_at, id)
         for candidates in [
             "SELECT j.id, j.lane, j.run_at FROM jobs j WHERE j.state = 'queued' AND j.run_at <= ?1",
-            "SELECT j.id, j.lane, j.run_at FROM jobs j WHERE j.state = 'running' AND j.lease_until < ?1",
+            "SELECT j.id, j.lane, j.run_at FROM jobs j WHERE j.state = 'running'
+               AND (j.lease_until < ?1
+                    OR NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = j.locked_by AND w.seen_at >= ?3))",
         ] {
             let sql = format!(
                 "{candidates} AND j.target = ?2
@@ -147,6 +152,7 @@ pub(super) async fn claim(
             let picked = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(now)
                 .bind(target.as_str())
+                .bind(live_since)
                 .fetch_optional(&mut *tx)
                 .await?;
             if let Some(row) = picked {
