@@ -241,6 +241,7 @@ macro_rules! store_suite {
                 claim_takes_over_a_job_whose_lease_expired,
                 claim_takes_over_at_once_a_job_whose_worker_stopped_beating,
                 claim_takes_over_at_once_a_job_whose_worker_is_not_registered,
+                a_claim_never_takes_back_its_own_running_job,
                 claim_never_takes_a_job_whose_worker_beats,
                 lane_order_holds_across_queued_expired_and_orphaned_jobs,
                 new_work_wakes_a_waiter_where_the_store_can_signal,
@@ -931,6 +932,28 @@ async fn claim_takes_over_at_once_a_job_whose_worker_is_not_registered(store: Ar
         .unwrap();
     assert_eq!(ghost.iter().map(|j| j.id).collect::<Vec<_>>(), [id]);
     assert_eq!(claim_seeing(&store, "w2", 1, 11, 11 - WINDOW).await, [id]);
+}
+
+/// A claimer is alive, whatever the registry says: it never takes its own running job again (one
+/// claim of many jobs would otherwise pick the same one over and over).
+async fn a_claim_never_takes_back_its_own_running_job(store: Arc<dyn Store>) {
+    seed(&store).await;
+    let id = enqueue(&store, &reconcile("g1"), 1).await;
+    let other = enqueue(&store, &reconcile("g2"), 2).await;
+    let unregistered = store
+        .claim("fresh", Target::Teams, 10, 10, LEASE, 10 - WINDOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        unregistered.iter().map(|j| j.id).collect::<Vec<_>>(),
+        [id, other],
+        "each job once"
+    );
+    let again = store
+        .claim("fresh", Target::Teams, 10, 11, LEASE, 11 - WINDOW)
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "{again:?}");
 }
 
 /// A live worker's jobs are never taken, however long it runs them, and never two of one link.

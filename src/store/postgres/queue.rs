@@ -225,7 +225,8 @@ WHERE id = (
       SELECT j.id, j.lane, j.run_at FROM jobs j
       WHERE j.state = 'running' AND j.target = $2
         AND (j.lease_until < $1
-             OR NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = j.locked_by AND w.seen_at >= $5))
+             OR (j.locked_by <> $3
+                 AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = j.locked_by AND w.seen_at >= $5)))
       ORDER BY j.lane DESC, j.run_at, j.id LIMIT 1
       FOR UPDATE SKIP LOCKED) expired
   ) candidates

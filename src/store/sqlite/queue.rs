@@ -133,15 +133,16 @@ pub(super) async fn claim(
     // a time, so each pick sees the ones before it: jobs of one link never run together.
     while claimed.len() < limit {
         // The best runnable job, highest lane first, among queued ones and orphaned ones: held by
-        // a worker the registry has not seen since `live_since` (or at all), or whose lease ran
-        // out. A restore whose worker died goes before a queued archive. Heartbeats write under
+        // another worker the registry has not seen since `live_since` (or at all), or whose lease
+        // ran out (the claimer's own jobs only so: it is alive, whatever the registry says). A restore whose worker died goes before a queued archive. Heartbeats write under
         // the same write lock, so a holder's liveness cannot change during this pick.
         let mut best: Option<(i64, i64, i64)> = None; // (lane, run_at, id)
         for candidates in [
             "SELECT j.id, j.lane, j.run_at FROM jobs j WHERE j.state = 'queued' AND j.run_at <= ?1",
             "SELECT j.id, j.lane, j.run_at FROM jobs j WHERE j.state = 'running'
                AND (j.lease_until < ?1
-                    OR NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = j.locked_by AND w.seen_at >= ?3))",
+                    OR (j.locked_by <> ?4
+                        AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = j.locked_by AND w.seen_at >= ?3)))",
         ] {
             let sql = format!(
                 "{candidates} AND j.target = ?2
@@ -153,6 +154,7 @@ pub(super) async fn claim(
                 .bind(now)
                 .bind(target.as_str())
                 .bind(live_since)
+                .bind(worker)
                 .fetch_optional(&mut *tx)
                 .await?;
             if let Some(row) = picked {
