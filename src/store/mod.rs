@@ -1,8 +1,9 @@
 //! The durable store behind a narrow trait: schools, groups, links, jobs, audit log, runs.
 //!
 //! Architecture Invariant: callers never see SQL; a snapshot import is one transaction (nothing is
-//! half-applied); a job is claimed by one worker at a time, under a lease that another worker may
-//! take over once it expires; jobs of one link never run at the same time.
+//! half-applied); a job is claimed by one worker at a time, under a lease; another worker takes it
+//! over once its holder is not live (not seen within the liveness window) or the lease expired;
+//! jobs of one link never run at the same time.
 //!
 //! `Store` is the seam; `records` holds the plain data it takes and answers with; `sqlite` is the
 //! embedded backend (the default), `postgres` the one several machines share. Every backend passes
