@@ -185,11 +185,10 @@ pub(super) async fn grant_restore(
     // Decided by `Link::grant_restore` (the one statement of the rule) on the link as it is, locked,
     // inside this transaction, so the unlinking and the enqueue are one atomic step.
     let link = link_for_update(&mut tx, &job.group_id, job.target).await?;
-    let Some(mut link) = link.filter(|l| l.restorable()) else {
+    let Some(link) = link.and_then(|mut l| l.grant_restore().then_some(l)) else {
         tx.rollback().await?;
         return Ok(None);
     };
-    link.grant_restore();
     save_link_in(&mut tx, &link).await?;
     let enqueued = enqueue_in(&mut tx, job, now).await?;
     if enqueued.1 {

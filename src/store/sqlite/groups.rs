@@ -245,15 +245,10 @@ pub(super) async fn link(
     group_id: &str,
     target: Target,
 ) -> StoreResult<Option<Link>> {
-    let row = sqlx::query("SELECT * FROM links WHERE group_id = ?1 AND target = ?2")
-        .bind(group_id)
-        .bind(target.as_str())
-        .fetch_optional(&db.pool)
-        .await?;
-    row.as_ref().map(link_from).transpose()
+    link_in(&mut *db.pool.acquire().await?, group_id, target).await
 }
 
-/// One link read inside a write transaction (the Restore grant decides on it and writes it back).
+/// One link read on a given connection: inside a write transaction (the Restore grant decides on it and writes it back).
 pub(super) async fn link_in(
     tx: &mut sqlx::SqliteConnection,
     group_id: &str,
