@@ -17,8 +17,8 @@ mod sqlite;
 
 pub use postgres::PostgresStore;
 pub use records::{
-    AuditEntry, FinishedJob, GroupChange, ImportApplied, Job, JobEnd, JobFinish, NewJob, Run,
-    StoredGroup, WorkerInfo,
+    AuditEntry, FinishedJob, GroupChange, ImportApplied, Job, JobEnd, JobFinish, NewJob,
+    QuotaWindow, Run, StoredGroup, WorkerInfo,
 };
 pub use sqlite::SqliteStore;
 
@@ -118,6 +118,20 @@ pub trait Store: Send + Sync {
     /// worker's wait; None when the backend cannot signal (SQLite: workers poll). A signal is a
     /// hint and may be lost (a listener reconnecting): holders keep polling as well.
     async fn wake_on_new_work(&self) -> StoreResult<Option<WorkSignal>> {
+        Ok(None)
+    }
+    /// Passes a quota window on to every process on this store, within milliseconds (PostgreSQL:
+    /// `NOTIFY`). SQLite carries none: it is the one-host store, where several processes still share
+    /// the quota by the registry but not each other's windows.
+    async fn publish_quota_window(&self, _window: &QuotaWindow) -> StoreResult<()> {
+        Ok(())
+    }
+    /// The quota windows processes on this store publish from now on (this one's included); None
+    /// when the backend cannot carry them. Like `wake_on_new_work`, a hint that may be lost while a
+    /// listener reconnects.
+    async fn follow_quota_windows(
+        &self,
+    ) -> StoreResult<Option<tokio::sync::mpsc::Receiver<QuotaWindow>>> {
         Ok(None)
     }
     /// Puts every job `worker` holds back in the queue at once, not counting the attempt (graceful

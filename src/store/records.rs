@@ -5,7 +5,7 @@
 use crate::core::domain::{Group, Target};
 use crate::core::job::{JobKind, JobState, Lane};
 use crate::core::link::Link;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A group with the flags the store keeps beside it.
 #[derive(Clone, Debug)]
@@ -143,4 +143,16 @@ pub struct WorkerInfo {
     pub pid: i64,
     pub started_at: i64,
     pub seen_at: i64,
+}
+
+/// A quota window (a 429's `Retry-After`) one process passes on to every process sharing the
+/// tenant's quota, so that none of them sends into it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QuotaWindow {
+    /// The worker that was given the 429 (its own window comes back to it, and is ignored).
+    pub from: String,
+    /// Each bucket closed, by name, with its key (team, user) for keyed ones.
+    pub buckets: Vec<(String, Option<String>)>,
+    /// Closed until this wall-clock time (ms since the epoch).
+    pub until_ms: i64,
 }

@@ -5,6 +5,7 @@
 pub(crate) mod fake_provider;
 pub mod jobs;
 pub mod planner;
+pub mod quota_share;
 pub mod scheduler;
 pub mod wait;
 pub mod worker;

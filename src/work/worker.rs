@@ -8,6 +8,9 @@
 //! A worker registers in the store and beats every few seconds; the beat also extends the leases of
 //! the jobs it holds. A worker that dies (even `kill -9`) loses its jobs to others once it has not
 //! been seen for the liveness window (`live_window`, three beats), or at the latest one lease later.
+//! Workers on one store share the tenant's quota (`quota_share`): each beat re-counts the live
+//! workers and takes its share; a joining worker waits a beat before it claims; 429 windows are
+//! passed on; a worker that cannot beat for two beats holds its calls.
 //! A job that only waits (polling a Graph operation) gives its slot back meanwhile (`without_slot`).
 //! `[worker] concurrency` slots exist per target, so Teams and Classroom work each run at their own
 //! quota.
@@ -17,6 +20,7 @@ use crate::core::domain::Target;
 use crate::remote::job_context::{self, JobContext, JobSlot};
 use crate::store::{Job, JobEnd, JobFinish, WorkSignal, WorkerInfo};
 use crate::work::jobs::{self, JobOutcome};
+use crate::work::quota_share;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
@@ -127,6 +131,8 @@ async fn run(
         })
         .await?;
     let beating = tokio::spawn(beat(app.clone(), worker_id.clone()));
+    let windows = tokio::spawn(quota_share::share_windows(app.clone(), worker_id.clone()));
+    join(&app, stop.as_mut()).await;
     let result = loop {
         match work(&app, &worker_id, stop.as_mut(), progress.clone()).await {
             // A long-lived worker survives a store hiccup (another process holding the database,
@@ -142,6 +148,7 @@ async fn run(
         }
     };
     beating.abort();
+    windows.abort();
     let released = app.store.release_held(&worker_id).await;
     app.store.unregister_worker(&worker_id).await?;
     if let Ok(n @ 1..) = released {
@@ -150,15 +157,59 @@ async fn run(
     result
 }
 
-/// Keeps the registry entry and the leases of every held job fresh.
+/// Takes this worker's share of the quota; when peers are already at work, waits until each has
+/// counted it (and shrunk its share) before claiming anything.
+async fn join(app: &App, mut stop: Option<&mut watch::Receiver<bool>>) {
+    let live = match quota_share::rebalance(app, live_window(app)).await {
+        Ok(live) => live,
+        Err(e) => {
+            // The first beat tries again; meanwhile nothing tells us of peers.
+            tracing::warn!(error = %e, "could not count the workers sharing the quota");
+            1
+        }
+    };
+    if live > 1 {
+        let wait = beat_interval(app).mul_f64(quota_share::JOIN_WAIT_BEATS);
+        tracing::info!(
+            peers = live - 1,
+            wait_ms = wait.as_millis() as u64,
+            "joining the workers sharing the quota"
+        );
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = changed(&mut stop) => {}
+        }
+    }
+}
+
+/// Keeps the registry entry and the leases of every held job fresh, and this worker's share of the
+/// quota in step with the registry. Two beats without a successful heartbeat hold every call: one
+/// beat later the peers count this worker dead and take its share (and its jobs).
 async fn beat(app: Arc<App>, worker: String) {
     let lease_ms = (app.config.worker.lease_seconds * 1000) as i64;
-    let mut tick = tokio::time::interval(beat_interval(&app));
+    let interval = beat_interval(&app);
+    let mut tick = tokio::time::interval(interval);
+    let mut last_seen = tokio::time::Instant::now();
     loop {
         tick.tick().await;
         let now = App::now_ms();
-        if let Err(e) = app.store.heartbeat(&worker, now, now + lease_ms).await {
-            tracing::warn!(error = %e, "worker heartbeat failed");
+        match app.store.heartbeat(&worker, now, now + lease_ms).await {
+            Ok(()) => {
+                last_seen = tokio::time::Instant::now();
+                app.throttle.hold(false);
+                if let Err(e) = quota_share::rebalance(&app, live_window(&app)).await {
+                    tracing::warn!(error = %e, "could not re-count the workers sharing the quota");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "worker heartbeat failed");
+                if last_seen.elapsed() >= interval * 2 {
+                    tracing::error!(
+                        "unseen by the other workers for two beats: holding every call"
+                    );
+                    app.throttle.hold(true);
+                }
+            }
         }
     }
 }

@@ -8,6 +8,7 @@ mod faults;
 mod mock_contract;
 mod openapi;
 mod quota;
+mod shared_quota;
 mod store;
 mod store_copy;
 mod support;

@@ -12,7 +12,9 @@ use class_sync::core::domain::{Group, School, Snapshot, Target};
 use class_sync::core::job::{JobKind, JobState, Lane};
 use class_sync::core::link::{Link, LinkEvent, LinkState};
 use class_sync::core::roster::Roster;
-use class_sync::store::{AuditEntry, GroupChange, JobEnd, JobFinish, NewJob, Store, WorkerInfo};
+use class_sync::store::{
+    AuditEntry, GroupChange, JobEnd, JobFinish, NewJob, QuotaWindow, Store, WorkerInfo,
+};
 use std::sync::Arc;
 
 /// A store made for one test, with whatever must live as long as it (SQLite: its temporary folder).
@@ -245,6 +247,7 @@ macro_rules! store_suite {
                 claim_never_takes_a_job_whose_worker_beats,
                 lane_order_holds_across_queued_expired_and_orphaned_jobs,
                 new_work_wakes_a_waiter_where_the_store_can_signal,
+                quota_windows_come_back_where_the_store_carries_them,
                 a_restore_whose_worker_died_goes_before_queued_archives,
                 finish_many_saves_the_link_with_the_end,
                 finish_many_ends_only_jobs_the_worker_still_holds,
@@ -365,6 +368,39 @@ mod postgres_wakeup {
             .await
             .unwrap_or_else(|_| panic!("{what} did not wake the waiter within a second"));
         assert!(started.elapsed() < Duration::from_secs(1));
+    }
+
+    /// A quota window published on one handle reaches a follower on another at once (the worker
+    /// closes the same buckets there); a window of another schema does not.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_quota_window_on_one_handle_reaches_another_at_once() {
+        let test = concat!(
+            module_path!(),
+            "::a_quota_window_on_one_handle_reaches_another_at_once"
+        );
+        let Some((a, b, _keep)) = two_handles(test).await else {
+            return;
+        };
+        let Some((other, _, _keep_other)) = two_handles(test).await else {
+            return;
+        };
+        let mut windows = b
+            .follow_quota_windows()
+            .await
+            .expect("follow")
+            .expect("PostgreSQL carries quota windows");
+        other
+            .publish_quota_window(&quota_window("elsewhere", 1))
+            .await
+            .unwrap();
+        let window = quota_window("w1", 1_900_000_000_000);
+        let sent = Instant::now();
+        a.publish_quota_window(&window).await.unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(1), windows.recv())
+            .await
+            .expect("a window within a second");
+        println!("quota window arrived after {:?}", sent.elapsed());
+        assert_eq!(got, Some(window), "only this schema's window");
     }
 
     /// Enqueue, the Restore grant and release each wake a waiter on another handle; a claim does not.
@@ -1010,6 +1046,31 @@ async fn new_work_wakes_a_waiter_where_the_store_can_signal(store: Arc<dyn Store
     enqueue(&store, &reconcile("g1"), 1).await;
     let woken = tokio::time::timeout(std::time::Duration::from_secs(1), signal.notified());
     woken.await.expect("woken within a second");
+}
+
+/// A quota window of the teams write bucket, given to `from`, closed until `until_ms`.
+fn quota_window(from: &str, until_ms: i64) -> QuotaWindow {
+    QuotaWindow {
+        from: from.into(),
+        buckets: vec![
+            ("microsoft.teams_write".into(), None),
+            ("google.per_user".into(), Some("admin@hwbcymru.net".into())),
+        ],
+        until_ms,
+    }
+}
+
+/// A store that carries quota windows (PostgreSQL) brings every published one back to its
+/// followers, this handle's own included; one that cannot (SQLite) says so and accepts publishing.
+async fn quota_windows_come_back_where_the_store_carries_them(store: Arc<dyn Store>) {
+    let window = quota_window("w1", 1_900_000_000_000);
+    let Some(mut windows) = store.follow_quota_windows().await.expect("follow") else {
+        store.publish_quota_window(&window).await.unwrap();
+        return;
+    };
+    store.publish_quota_window(&window).await.unwrap();
+    let got = tokio::time::timeout(std::time::Duration::from_secs(1), windows.recv());
+    assert_eq!(got.await.expect("within a second"), Some(window));
 }
 
 async fn finish_many_saves_the_link_with_the_end(store: Arc<dyn Store>) {

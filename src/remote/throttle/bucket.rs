@@ -14,10 +14,10 @@ use tokio::sync::Notify;
 /// Throttling episodes within this time that make the rate go down.
 pub(super) const EPISODES_TO_LOWER: usize = 3;
 pub(super) const EPISODE_WINDOW: Duration = Duration::from_secs(30);
-/// Lowering multiplies the rate by this; never below `FLOOR_SHARE` of the configured rate.
+/// Lowering multiplies the rate by this; never below `FLOOR_SHARE` of the ceiling.
 pub(super) const LOWER_BY: f64 = 0.75;
 pub(super) const FLOOR_SHARE: f64 = 0.1;
-/// Recovery: after this long without a 429, the rate climbs back by `RECOVER_SHARE` of the configured rate.
+/// Recovery: after this long without a 429, the rate climbs back by `RECOVER_SHARE` of the ceiling.
 pub(super) const RECOVER_AFTER: Duration = Duration::from_secs(15);
 pub(super) const RECOVER_SHARE: f64 = 0.05;
 
@@ -39,7 +39,11 @@ pub(super) struct Adaptive {
 
 pub(super) struct Bucket {
     pub(super) id: BucketId,
+    /// The tenant's quota for this bucket, as configured (requests per second).
     pub(super) configured: f64,
+    /// This process's share of the tenant's quota (f64 bits), 1 when it works alone; see
+    /// `Throttle::set_share`. The ceiling of the rate is `configured × share`.
+    pub(super) share: AtomicU64,
     /// Current rate (f64 bits), lowered by repeated throttling.
     pub(super) current: AtomicU64,
     pub(super) limiter: RwLock<Arc<Limiter>>,
@@ -82,6 +86,7 @@ impl Bucket {
         Bucket {
             id,
             configured: per_second,
+            share: AtomicU64::new(1f64.to_bits()),
             current: AtomicU64::new(per_second.to_bits()),
             limiter: RwLock::new(Arc::new(Limiter::new(id.keyed(), per_second))),
             adaptive: Mutex::new(Adaptive {
@@ -99,6 +104,33 @@ impl Bucket {
 
     pub(super) fn current_rate(&self) -> f64 {
         f64::from_bits(self.current.load(Ordering::Relaxed))
+    }
+
+    pub(super) fn share(&self) -> f64 {
+        f64::from_bits(self.share.load(Ordering::Relaxed))
+    }
+
+    /// The most this process may send: its share of the configured quota.
+    pub(super) fn ceiling(&self) -> f64 {
+        self.configured * self.share()
+    }
+
+    /// Takes `share` of the configured quota. The rate keeps its place relative to the ceiling (a
+    /// bucket lowered by throttling stays lowered by as much), so a re-balance never undoes it.
+    pub(super) fn set_share(&self, share: f64) {
+        let old = self.share.swap(share.to_bits(), Ordering::Relaxed);
+        let old = f64::from_bits(old);
+        if old == share {
+            return;
+        }
+        let scaled = self.current_rate() / old * share;
+        tracing::debug!(
+            bucket = self.id.name(),
+            share,
+            rate = scaled,
+            "new share of the quota"
+        );
+        self.set_rate(scaled);
     }
 
     pub(super) fn gate(&self, key: &str) -> Option<Instant> {
@@ -190,7 +222,7 @@ impl Bucket {
             a.episodes.pop_front();
         }
         if a.episodes.len() >= EPISODES_TO_LOWER {
-            let lowered = (self.current_rate() * LOWER_BY).max(self.configured * FLOOR_SHARE);
+            let lowered = (self.current_rate() * LOWER_BY).max(self.ceiling() * FLOOR_SHARE);
             a.episodes.clear();
             a.last_change = now;
             drop(a);
@@ -204,10 +236,11 @@ impl Bucket {
         }
     }
 
-    /// Climbs back towards the configured rate while the service stops throttling.
+    /// Climbs back towards the ceiling while the service stops throttling.
     pub(super) fn maybe_recover(&self) {
         let rate = self.current_rate();
-        if rate >= self.configured {
+        let ceiling = self.ceiling();
+        if rate >= ceiling {
             return;
         }
         let now = now();
@@ -216,7 +249,7 @@ impl Bucket {
         if quiet && now - a.last_change >= RECOVER_AFTER {
             a.last_change = now;
             drop(a);
-            let raised = (rate + self.configured * RECOVER_SHARE).min(self.configured);
+            let raised = (rate + ceiling * RECOVER_SHARE).min(ceiling);
             tracing::info!(
                 bucket = self.id.name(),
                 rate = raised,

@@ -42,6 +42,17 @@ impl BucketId {
         }
     }
 
+    /// The bucket of a name `name` gives (as peers pass windows on by name).
+    pub fn from_name(name: &str) -> Option<BucketId> {
+        BucketId::ALL.into_iter().find(|b| b.name() == name)
+    }
+
+    /// Whether every process of the tenant spends this bucket. The per-team ones are spent by one
+    /// process at a time: a team belongs to one link, and one link's jobs never run at once.
+    pub(super) fn shared(self) -> bool {
+        !matches!(self, BucketId::PerTeam | BucketId::TeamMemberAdds)
+    }
+
     pub(super) fn keyed(self) -> bool {
         matches!(
             self,

@@ -8,6 +8,11 @@
 //! buckets of the request for every caller until its `Retry-After` has passed (governor itself
 //! cannot be paused, so the gate sits in front of it).
 //!
+//! Several processes share one tenant's quota: each takes a share of every bucket the tenant shares
+//! (`set_share`, from the worker registry), passes on every window a 429 closed (`windows`) and
+//! honours the windows its peers pass on (`honour_peer_window`); a process that cannot prove it is
+//! alive holds all its calls (`hold`). See ARCHITECTURE.md, "One quota, several workers".
+//!
 //! All of it reads one clock, tokio's (`now`): the limiters, the gates and the adaptive rates.
 //! In production that is the system's monotonic clock; under tokio's paused test clock the tests
 //! drive it and are exact.
@@ -40,17 +45,36 @@ use std::time::{Duration, Instant};
 #[derive(Clone, Debug, PartialEq)]
 pub struct BucketReport {
     pub name: &'static str,
-    /// Requests per second, as configured.
+    /// Requests per second, as configured (the tenant's quota).
     pub configured: f64,
+    /// This process's share of it (1 alone; see `Throttle::set_share`).
+    pub share: f64,
     /// Requests per second now (lower after repeated throttling).
     pub current: f64,
     pub calls: u64,
     pub throttled: u64,
 }
 
+/// A `Retry-After` window a 429 closed in this process, to pass on to the others sharing the quota.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClosedWindow {
+    pub keys: Vec<BucketKey>,
+    /// How long from now the buckets stay closed.
+    pub wait: Duration,
+}
+
+/// How many closed windows may wait to be passed on before the oldest are dropped (a receiver that
+/// lags loses windows, never blocks a call).
+const WINDOWS_BUFFER: usize = 256;
+
 /// All buckets of one process. Shared by every worker task through an `Arc`.
 pub struct Throttle {
     buckets: HashMap<BucketId, Bucket>,
+    /// Windows closed by 429s this process received.
+    windows: tokio::sync::broadcast::Sender<ClosedWindow>,
+    /// True while every call must wait: this process cannot prove to its peers that it is alive,
+    /// so they may already be using its share.
+    held: tokio::sync::watch::Sender<bool>,
 }
 
 impl Throttle {
@@ -80,7 +104,45 @@ impl Throttle {
             .into_iter()
             .map(|(id, per_second)| (id, Bucket::new(id, per_second)))
             .collect();
-        Throttle { buckets }
+        Throttle {
+            buckets,
+            windows: tokio::sync::broadcast::channel(WINDOWS_BUFFER).0,
+            held: tokio::sync::watch::channel(false).0,
+        }
+    }
+
+    /// Takes `share` (0 < share ≤ 1) of the tenant's quota in every bucket the tenant shares: all
+    /// but the per-team ones (a team's jobs run in one process at a time, so its own limits are
+    /// never shared). Takes effect for the next cell.
+    pub fn set_share(&self, share: f64) {
+        let share = share.clamp(f64::MIN_POSITIVE, 1.0);
+        for b in self.buckets.values().filter(|b| b.id.shared()) {
+            b.set_share(share);
+        }
+    }
+
+    /// Holds every call (`true`) until released (`false`): while this process cannot beat, its
+    /// peers may count it dead and take its share.
+    pub fn hold(&self, held: bool) {
+        self.held
+            .send_if_modified(|h| std::mem::replace(h, held) != held);
+    }
+
+    /// The windows 429s close in this process from now on, for passing on to its peers.
+    pub fn windows(&self) -> tokio::sync::broadcast::Receiver<ClosedWindow> {
+        self.windows.subscribe()
+    }
+
+    /// A peer was given a 429 on `keys` with this `wait`: closes them here too, as `close` does,
+    /// but without counting a 429 of this process or passing the window on again.
+    pub fn honour_peer_window(&self, keys: &[BucketKey], wait: Duration) {
+        self.close_gates(keys, now() + wait);
+    }
+
+    async fn wait_while_held(&self) {
+        let mut held = self.held.subscribe();
+        // The sender lives in `self`, so the channel never closes while we wait.
+        let _ = held.wait_for(|h| !*h).await;
     }
 
     /// Waits until every bucket in `keys` is open and has granted a cell, queued in the lane of the
@@ -91,13 +153,14 @@ impl Throttle {
         let mut ordered: Vec<&BucketKey> = keys.iter().collect();
         ordered.sort_by_key(|k| !k.id.keyed());
         loop {
+            self.wait_while_held().await;
             for k in &ordered {
                 if let Some(b) = self.buckets.get(&k.id) {
                     b.take(k.key_str(), lane).await;
                 }
             }
             // A 429 may have closed a gate while we waited for cells: never send inside the window.
-            if self.closed_until(keys).is_none() {
+            if self.closed_until(keys).is_none() && !*self.held.borrow() {
                 for k in keys {
                     if let Some(b) = self.buckets.get(&k.id) {
                         b.stats.calls.fetch_add(1, Ordering::Relaxed);
@@ -106,6 +169,12 @@ impl Throttle {
                 return;
             }
         }
+    }
+
+    /// How long `key` stays closed by a `Retry-After` window (its own or a peer's), if it is now.
+    pub fn closed_for(&self, key: &BucketKey) -> Option<Duration> {
+        let until = self.closed_until(std::slice::from_ref(key))?;
+        Some(until.saturating_duration_since(now()))
     }
 
     /// The latest instant any of `keys` is closed until, if one is closed now.
@@ -117,18 +186,30 @@ impl Throttle {
 
     /// The service throttled a request of `keys`: closes them for every caller for `wait` (extends,
     /// never shortens, a closure already in force) and lets the buckets adapt their rate.
+    /// The window is passed on to the peers sharing the quota (`windows`).
     pub fn close(&self, keys: &[BucketKey], wait: Duration) {
         let until = now() + wait;
+        self.close_gates(keys, until);
         for k in keys {
             if let Some(b) = self.buckets.get(&k.id) {
-                {
-                    let mut gates = lock(&b.gates);
-                    let slot = gates.entry(k.key_str().to_string()).or_insert(until);
-                    if *slot < until {
-                        *slot = until;
-                    }
-                }
                 b.throttled(until);
+            }
+        }
+        // No receiver (one process alone) is not an error.
+        let _ = self.windows.send(ClosedWindow {
+            keys: keys.to_vec(),
+            wait,
+        });
+    }
+
+    fn close_gates(&self, keys: &[BucketKey], until: Instant) {
+        for k in keys {
+            if let Some(b) = self.buckets.get(&k.id) {
+                let mut gates = lock(&b.gates);
+                let slot = gates.entry(k.key_str().to_string()).or_insert(until);
+                if *slot < until {
+                    *slot = until;
+                }
             }
         }
     }
@@ -141,6 +222,7 @@ impl Throttle {
             .map(|b| BucketReport {
                 name: b.id.name(),
                 configured: b.configured,
+                share: b.share(),
                 current: b.current_rate(),
                 calls: b.stats.calls.load(Ordering::Relaxed),
                 throttled: b.stats.throttled.load(Ordering::Relaxed),
@@ -156,7 +238,7 @@ mod tests {
     //! The timing tests run on tokio's paused clock: time moves only when every task waits (or
     //! the test advances it), so the times recorded are exact, whatever the machine's load. The
     //! one tolerance is tokio's timer resolution: a sleep ends on the next whole millisecond.
-    use super::bucket::{FLOOR_SHARE, LOWER_BY, RECOVER_AFTER, RECOVER_SHARE};
+    use super::bucket::{EPISODES_TO_LOWER, FLOOR_SHARE, LOWER_BY, RECOVER_AFTER, RECOVER_SHARE};
     use super::pacing::BURST_SHARE;
     use super::queue::FAIR_EVERY;
     use super::*;
@@ -418,6 +500,117 @@ mod tests {
             mean >= period && mean <= period + TIMER_RESOLUTION,
             "one call every {mean:?}, paced at {period:?}"
         );
+    }
+
+    /// The mean interval between the grants of `n` callers of `keys` in a hurry.
+    async fn mean_interval(t: &Arc<Throttle>, keys: &[BucketKey], n: usize) -> Duration {
+        let grants = Grants::default();
+        let tasks = (0..n)
+            .map(|i| caller(t, Lane::Nightly, keys, &format!("call-{i}"), &grants))
+            .collect();
+        all(tasks).await;
+        let times: Vec<Duration> = lock(&grants).iter().map(|(_, at)| *at).collect();
+        (times[n - 1] - times[0]) / (n as u32 - 1)
+    }
+
+    /// Three workers share the tenant's quota: each paces every shared bucket at a third of it,
+    /// and the per-team buckets (one process's at a time) at their whole rate.
+    #[tokio::test(start_paused = true)]
+    async fn a_share_paces_the_shared_buckets_and_leaves_per_team_ones_whole() {
+        let limits = MicrosoftLimits::default();
+        let t = Arc::new(Throttle::new(Some(&limits), Some(&GoogleLimits::default())));
+        t.set_share(1.0 / 3.0);
+        let write = [BucketKey::of(BucketId::TeamsWrite)];
+        let mean = mean_interval(&t, &write, 40).await;
+        let period = paced_period(limits.teams_write / 3.0);
+        assert!(
+            mean >= period && mean <= period + TIMER_RESOLUTION,
+            "one call every {mean:?}, a third of the quota paced at {period:?}"
+        );
+        let team = [BucketKey::keyed(BucketId::PerTeam, "team-1")];
+        let mean = mean_interval(&t, &team, 12).await;
+        let period = paced_period(limits.per_team);
+        assert!(
+            mean >= period && mean <= period + TIMER_RESOLUTION,
+            "per team: one call every {mean:?}, paced at {period:?}"
+        );
+        let shares: Vec<(&str, f64)> = t.report().iter().map(|r| (r.name, r.share)).collect();
+        for (name, share) in shares {
+            let whole = name == "microsoft.per_team" || name == "microsoft.team_member_adds";
+            assert_eq!(share, if whole { 1.0 } else { 1.0 / 3.0 }, "{name}");
+        }
+        // A peer left: the share grows back, and so does the pace.
+        t.set_share(0.5);
+        assert_eq!(
+            row(&t, "microsoft.teams_write").current,
+            limits.teams_write / 2.0
+        );
+    }
+
+    /// A bucket lowered by throttling keeps its place under the new ceiling when the share changes,
+    /// and recovers up to the share, never to the whole quota.
+    #[tokio::test(start_paused = true)]
+    async fn a_lowered_bucket_stays_lowered_under_a_new_share() {
+        let t = Arc::new(Throttle::new(None, Some(&GoogleLimits::default())));
+        let keys = [BucketKey::of(BucketId::ClassroomClient)];
+        let configured = GoogleLimits::default().per_client / 60.0;
+        for _ in 0..EPISODES_TO_LOWER {
+            t.close(&keys, Duration::from_millis(20));
+            tokio::time::advance(Duration::from_millis(30)).await;
+        }
+        let client = |t: &Throttle| row(t, "google.per_client").current;
+        assert_eq!(client(&t), configured * LOWER_BY);
+        t.set_share(0.5);
+        assert_eq!(client(&t), configured * 0.5 * LOWER_BY);
+        for _ in 0..200 {
+            tokio::time::advance(RECOVER_AFTER).await;
+            t.acquire(&keys).await;
+        }
+        assert_eq!(client(&t), configured * 0.5, "recovered to the share");
+    }
+
+    /// A held throttle sends nothing, in any lane, until it is released.
+    #[tokio::test(start_paused = true)]
+    async fn a_held_throttle_admits_nothing_until_released() {
+        let t = Arc::new(Throttle::new(Some(&MicrosoftLimits::default()), None));
+        let write = [BucketKey::of(BucketId::TeamsWrite)];
+        t.hold(true);
+        let grants = Grants::default();
+        let task = caller(&t, Lane::Restore, &write, "restore", &grants);
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert!(names(&grants).is_empty(), "granted while held");
+        t.hold(false);
+        task.await.unwrap();
+        assert_eq!(granted_at(&grants, "restore"), Duration::from_secs(60));
+    }
+
+    /// A 429 here is passed on; a peer's window closes the buckets here without counting a 429 of
+    /// ours or being passed on again.
+    #[tokio::test(start_paused = true)]
+    async fn windows_are_passed_on_and_peers_windows_are_honoured() {
+        let t = Arc::new(Throttle::new(Some(&MicrosoftLimits::default()), None));
+        let mut passed = t.windows();
+        let write = [BucketKey::of(BucketId::TeamsWrite)];
+        t.close(&write, Duration::from_millis(700));
+        assert_eq!(
+            passed.try_recv().unwrap(),
+            ClosedWindow {
+                keys: write.to_vec(),
+                wait: Duration::from_millis(700)
+            }
+        );
+        let read = [BucketKey::of(BucketId::TeamsRead)];
+        t.honour_peer_window(&read, Duration::from_millis(400));
+        assert!(
+            passed.try_recv().is_err(),
+            "a peer's window is not passed on again"
+        );
+        assert_eq!(row(&t, "microsoft.teams_read").throttled, 0);
+        let grants = Grants::default();
+        caller(&t, Lane::Restore, &read, "read", &grants)
+            .await
+            .unwrap();
+        assert!(granted_at(&grants, "read") >= Duration::from_millis(400));
     }
 
     /// One throttling episode (many 429s of calls in flight together) leaves the rate alone;

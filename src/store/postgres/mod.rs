@@ -11,6 +11,7 @@
 
 mod audit;
 mod groups;
+mod notes;
 mod queue;
 mod registry;
 mod runs;
@@ -146,7 +147,17 @@ impl Store for PostgresStore {
     }
 
     async fn wake_on_new_work(&self) -> StoreResult<Option<crate::store::WorkSignal>> {
-        queue::wake_on_new_work(self).await.map(Some)
+        notes::wake_on_new_work(self).await.map(Some)
+    }
+
+    async fn publish_quota_window(&self, window: &crate::store::QuotaWindow) -> StoreResult<()> {
+        notes::publish_quota_window(self, window).await
+    }
+
+    async fn follow_quota_windows(
+        &self,
+    ) -> StoreResult<Option<tokio::sync::mpsc::Receiver<crate::store::QuotaWindow>>> {
+        notes::follow_quota_windows(self).await.map(Some)
     }
 
     async fn release_held(&self, worker: &str) -> StoreResult<u64> {

@@ -21,9 +21,8 @@
 //!   loser's statement fails on the index and is simply retried (its next pick sees the winner's
 //!   running job). Each pick is its own transaction, so a claimed job is visible at once.
 //! - New work wakes idle workers on every machine: enqueue, the grant and release `NOTIFY`
-//!   `NEW_WORK` inside their transaction (delivered at commit, so a woken worker finds the job),
-//!   and `wake_on_new_work` follows the channel on a connection of its own. The payload names the
-//!   schema, so deployments sharing a database (and the test suite's schemas) do not wake each other.
+//!   new work inside their transaction (delivered at commit, so a woken worker finds the job);
+//!   `notes` owns the channel and its listener.
 //! - No deadlocks: rows are locked in one order everywhere. A job end locks its link before its job
 //!   (as the grant does: link, then the queued restore job), and a batch of ends goes in job-id
 //!   order; a heartbeat or a release locks its worker's jobs in id order too.
@@ -32,19 +31,9 @@ use super::PostgresStore;
 use super::groups::{link_for_update, save_link_in};
 use crate::core::domain::Target;
 use crate::core::job::{JobKind, JobState, Lane};
-use crate::store::{
-    FinishedJob, Job, JobEnd, JobFinish, NewJob, StoreError, StoreResult, WorkSignal,
-};
+use crate::store::{FinishedJob, Job, JobEnd, JobFinish, NewJob, StoreError, StoreResult};
 use sqlx::Row;
-use sqlx::postgres::{PgListener, PgPool, PgPoolOptions, PgRow};
-use std::time::Duration;
-use tokio::sync::watch;
-
-/// The channel that says new work is waiting; its payload is `schema:target`.
-const NEW_WORK: &str = "class_sync_jobs";
-
-/// The longest pause between attempts to get a lost listener back (polling covers the gap).
-const RELISTEN_MAX: Duration = Duration::from_secs(30);
+use sqlx::postgres::PgRow;
 
 /// The key of the advisory lock every enqueue takes (any constant of our own; "class-sync enqueue").
 const ENQUEUE_LOCK: i64 = 0x636c_6173_7365_6e71;
@@ -143,11 +132,7 @@ async fn notify_new_work(
         if told.contains(&target) {
             continue;
         }
-        sqlx::query("SELECT pg_notify($1, coalesce(current_schema(), '') || ':' || $2)")
-            .bind(NEW_WORK)
-            .bind(target.as_str())
-            .execute(&mut *tx)
-            .await?;
+        super::notes::notify_new_work(tx, target.as_str()).await?;
         told.push(target);
     }
     Ok(())
@@ -304,76 +289,6 @@ pub(super) async fn release_held(db: &PostgresStore, worker: &str) -> StoreResul
     notify_new_work(&mut tx, targets).await?;
     tx.commit().await?;
     Ok(released.len() as u64)
-}
-
-/// Follows `NEW_WORK` for this store's schema on a connection of its own (a pool of one, so the
-/// queue's pool keeps all its connections); see `Store::wake_on_new_work`. The first LISTEN's
-/// failure is the caller's; later losses are retried in the background while holders poll.
-pub(super) async fn wake_on_new_work(db: &PostgresStore) -> StoreResult<WorkSignal> {
-    let schema: Option<String> = sqlx::query_scalar("SELECT current_schema()")
-        .fetch_one(&db.pool)
-        .await?;
-    let prefix = format!("{}:", schema.unwrap_or_default());
-    let pool = PgPoolOptions::new()
-        .max_connections(1)
-        .max_lifetime(None)
-        .idle_timeout(None)
-        .connect_lazy_with((*db.pool.connect_options()).clone());
-    let listener = listen(&pool).await?;
-    let (signal, waiting) = watch::channel(());
-    tokio::spawn(follow_new_work(pool, listener, prefix, signal));
-    Ok(WorkSignal::new(waiting))
-}
-
-async fn listen(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
-    let mut listener = PgListener::connect_with(pool).await?;
-    // A lost connection is ours to get back (with a pause), not retried at once inside `try_recv`.
-    listener.eager_reconnect(false);
-    listener.listen(NEW_WORK).await?;
-    Ok(listener)
-}
-
-/// Turns notifications for this schema into signals until no one holds the `WorkSignal`. A lost
-/// connection is re-established with a growing pause, then signalled once: jobs enqueued while it
-/// was away were not announced.
-async fn follow_new_work(
-    pool: PgPool,
-    mut listener: PgListener,
-    prefix: String,
-    signal: watch::Sender<()>,
-) {
-    loop {
-        let lost = tokio::select! {
-            _ = signal.closed() => return,
-            got = listener.try_recv() => match got {
-                Ok(Some(note)) => {
-                    if note.payload().starts_with(&prefix) {
-                        signal.send_replace(());
-                    }
-                    continue;
-                }
-                Ok(None) => "connection lost".to_string(),
-                Err(e) => e.to_string(),
-            },
-        };
-        tracing::warn!(error = %lost, "new-work listener lost; workers poll until it is back");
-        let mut pause = Duration::from_millis(250);
-        listener = loop {
-            tokio::select! {
-                _ = signal.closed() => return,
-                _ = tokio::time::sleep(pause) => {}
-            }
-            match listen(&pool).await {
-                Ok(back) => break back,
-                Err(e) => {
-                    tracing::warn!(error = %e, "new-work listener still down");
-                    pause = (pause * 2).min(RELISTEN_MAX);
-                }
-            }
-        };
-        tracing::info!("new-work listener back");
-        signal.send_replace(());
-    }
 }
 
 pub(super) async fn finish_many(
