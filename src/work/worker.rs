@@ -57,9 +57,10 @@ impl WorkerKind {
     }
 }
 
-/// How often a worker beats: often enough that a lease never lapses under a live worker.
+/// How often a worker beats: often enough that a lease never lapses under a live worker, and that
+/// a dead worker's jobs and share of the quota pass to the others within seconds (`live_window`).
 fn beat_interval(app: &App) -> Duration {
-    Duration::from_secs_f64((app.config.worker.lease_seconds as f64 / 6.0).clamp(0.2, 5.0))
+    Duration::from_secs_f64((app.config.worker.lease_seconds as f64 / 10.0).clamp(0.2, 2.0))
 }
 
 /// A worker not seen for three beats is taken for dead.
@@ -130,17 +131,36 @@ async fn run(
             seen_at: now,
         })
         .await?;
-    let beating = tokio::spawn(beat(app.clone(), worker_id.clone()));
+    let unseen_tx = Arc::new(watch::Sender::new(false));
+    let mut unseen = unseen_tx.subscribe();
+    let beating = tokio::spawn(beat(app.clone(), worker_id.clone(), unseen_tx.clone()));
     let windows = tokio::spawn(quota_share::share_windows(app.clone(), worker_id.clone()));
     join(&app, stop.as_mut()).await;
     let result = loop {
-        match work(&app, &worker_id, stop.as_mut(), progress.clone()).await {
+        match work(
+            &app,
+            &worker_id,
+            stop.as_mut(),
+            &mut unseen,
+            progress.clone(),
+        )
+        .await
+        {
             // A long-lived worker survives a store hiccup (another process holding the database,
-            // a full disk that clears): its jobs go back to the queue and it starts again.
+            // a full disk that clears) and being unseen: its running jobs are dropped (another
+            // worker may have taken them), those it still holds go back to the queue, and it
+            // starts again.
             Err(e) if stop.as_ref().is_some_and(|s| !*s.borrow()) => {
                 tracing::error!(error = %e, "worker loop failed; handing its jobs back and starting again");
-                if let Err(e) = app.store.release_held(&worker_id).await {
-                    tracing::warn!(error = %e, "could not hand the jobs back yet");
+                match app.store.release_held(&worker_id).await {
+                    // The store answers again: seen or not, nothing of the old jobs runs here now.
+                    Ok(_) if *unseen.borrow() => {
+                        tracing::info!("the store answers again: resuming calls");
+                        unseen_tx.send_replace(false);
+                        app.throttle.hold(false);
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "could not hand the jobs back yet"),
                 }
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
@@ -183,33 +203,52 @@ async fn join(app: &App, mut stop: Option<&mut watch::Receiver<bool>>) {
 }
 
 /// Keeps the registry entry and the leases of every held job fresh, and this worker's share of the
-/// quota in step with the registry. Two beats without a successful heartbeat hold every call: one
-/// beat later the peers count this worker dead and take its share (and its jobs).
-async fn beat(app: Arc<App>, worker: String) {
+/// quota in step with the registry. Unseen for two beats, the worker holds every call: its peers
+/// may soon count it dead and take its share. Unseen for the liveness window, it says `unseen`:
+/// the peers may have taken its jobs, so the worker loop drops the running ones and starts again
+/// (and only then lifts the hold).
+async fn beat(app: Arc<App>, worker: String, unseen: Arc<watch::Sender<bool>>) {
     let lease_ms = (app.config.worker.lease_seconds * 1000) as i64;
     let interval = beat_interval(&app);
+    let window = live_window(&app);
     let mut tick = tokio::time::interval(interval);
-    let mut last_seen = tokio::time::Instant::now();
+    // When the registry last showed this worker alive (the `seen_at` of its last beat).
+    let mut seen = tokio::time::Instant::now();
     loop {
         tick.tick().await;
+        let started = tokio::time::Instant::now();
         let now = App::now_ms();
-        match app.store.heartbeat(&worker, now, now + lease_ms).await {
+        // A beat slower than a beat is a missed one (a stuck connection, a locked table).
+        let beat =
+            match tokio::time::timeout(interval, app.store.heartbeat(&worker, now, now + lease_ms))
+                .await
+            {
+                Ok(beat) => beat.map_err(anyhow::Error::from),
+                Err(_) => Err(anyhow::anyhow!("no answer within a beat")),
+            };
+        let unseen_for = seen.elapsed();
+        if unseen_for >= window {
+            tracing::error!(
+                unseen_ms = unseen_for.as_millis() as u64,
+                "unseen for the liveness window: dropping the running jobs"
+            );
+            app.throttle.hold(true);
+            unseen.send_replace(true);
+        } else if unseen_for >= interval * 2 && beat.is_err() {
+            tracing::error!("unseen by the other workers for two beats: holding every call");
+            app.throttle.hold(true);
+        }
+        match beat {
             Ok(()) => {
-                last_seen = tokio::time::Instant::now();
-                app.throttle.hold(false);
-                if let Err(e) = quota_share::rebalance(&app, live_window(&app)).await {
+                seen = started;
+                if !*unseen.borrow() {
+                    app.throttle.hold(false);
+                }
+                if let Err(e) = quota_share::rebalance(&app, window).await {
                     tracing::warn!(error = %e, "could not re-count the workers sharing the quota");
                 }
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "worker heartbeat failed");
-                if last_seen.elapsed() >= interval * 2 {
-                    tracing::error!(
-                        "unseen by the other workers for two beats: holding every call"
-                    );
-                    app.throttle.hold(true);
-                }
-            }
+            Err(e) => tracing::warn!(error = %e, "worker heartbeat failed"),
         }
     }
 }
@@ -266,6 +305,7 @@ async fn work(
     app: &Arc<App>,
     worker_id: &str,
     mut stop: Option<&mut watch::Receiver<bool>>,
+    unseen: &mut watch::Receiver<bool>,
     progress: Option<Progress>,
 ) -> anyhow::Result<WorkReport> {
     let pools = Pools::new(app.config.worker.concurrency);
@@ -281,6 +321,9 @@ async fn work(
         }
     };
     while !stopping(&stop) {
+        if *unseen.borrow() {
+            anyhow::bail!("unseen by the other workers: dropping the jobs they may take over");
+        }
         settle(
             app,
             worker_id,
@@ -294,6 +337,7 @@ async fn work(
             tokio::select! {
                 Some(done) = running.join_next(), if !running.is_empty() => settle(app, worker_id, finished(Some(done?), &mut running)?, &mut report, &progress).await?,
                 _ = pools.room() => {}
+                _ = unseen.changed() => {}
                 _ = changed(&mut stop) => {}
             }
             continue;
@@ -339,6 +383,7 @@ async fn work(
             Some(done) = running.join_next(), if !running.is_empty() => settle(app, worker_id, finished(Some(done?), &mut running)?, &mut report, &progress).await?,
             _ = woken(&mut new_work) => {}
             _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
+            _ = unseen.changed() => {}
             _ = changed(&mut stop) => {}
         }
     }

@@ -43,7 +43,7 @@ fn school_of(n: usize) -> Snapshot {
 }
 
 /// The mocks enforcing `write` Graph writes and reads a second, and a class-sync config on a fresh
-/// PostgreSQL schema with the same limits and a short lease (a beat every third of a second).
+/// PostgreSQL schema with the same limits and a short lease (a beat every 0.6 s).
 /// None when no PostgreSQL server answers (outside CI).
 async fn on_postgres(test: &str, write: u32) -> Option<(TestApp, pg::DropOnExit)> {
     let mut server = pg::server(test).await?;
@@ -68,7 +68,7 @@ async fn on_postgres(test: &str, write: u32) -> Option<(TestApp, pg::DropOnExit)
     })
     .await;
     app.config.database_url = pg::with_search_path(&server.url, &schema);
-    app.config.worker.lease_seconds = 2;
+    app.config.worker.lease_seconds = 6;
     let limits = &mut app.config.microsoft.as_mut().unwrap().limits;
     (limits.teams_write, limits.teams_read) = (write as f64, write as f64);
     Some((app, keep))
@@ -223,4 +223,60 @@ async fn a_429_in_one_process_closes_the_bucket_in_the_others() {
     );
     first.stop().await;
     second.stop().await;
+}
+
+/// A worker its peers cannot see (its beats stuck behind a locked registry) holds every call
+/// within two beats, and after the liveness window drops its running jobs (its peers may have
+/// taken them). Once the registry answers again it resumes, and the night ends with every team
+/// archived.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_its_peers_cannot_see_holds_its_calls_then_starts_again() {
+    use sqlx::{Connection, Executor};
+    let test = concat!(
+        module_path!(),
+        "::a_worker_its_peers_cannot_see_holds_its_calls_then_starts_again"
+    );
+    let Some((app, _keep)) = on_postgres(test, 4).await else {
+        return;
+    };
+    let snap = school_of(24);
+    let seeding = app.on(ARCHIVE_ON).await;
+    class_sync::demo::seed_existing(&seeding, &app.mocks, &snap)
+        .await
+        .expect("seed the year");
+    app.mocks.clear_calls();
+    let process = start_process(&app).await;
+    planner::nightly(&seeding, "test").await.unwrap();
+    eventually("the first archives", async || app.mocks.calls().len() >= 4).await;
+
+    // The registry is locked: every beat (and claim) waits.
+    let mut locker = sqlx::PgConnection::connect(&app.config.database_url)
+        .await
+        .expect("connect");
+    locker.execute("BEGIN").await.unwrap();
+    locker
+        .execute("LOCK TABLE workers IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    // Two beats (1.2 s) and it holds; calls granted just before may still go out meanwhile.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let held_at = app.mocks.calls().len();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        app.mocks.calls().len(),
+        held_at,
+        "calls sent while unseen by the other workers"
+    );
+    locker.execute("ROLLBACK").await.unwrap();
+
+    eventually("the archive night", async || {
+        seeding.store.pending_work().await.unwrap().0 == 0
+    })
+    .await;
+    let report = process.stop().await;
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    for g in &snap.groups {
+        assert!(app.team(&g.id).is_archived, "{} archived", g.id);
+    }
+    assert_eq!(app.mocks.retry_after_violations(), 0);
 }
