@@ -161,23 +161,31 @@ impl Metrics {
     }
 }
 
-/// Remote calls, 429s, and the configured and current (adaptive) rate per throttle bucket.
+/// Remote calls, 429s, and the configured rate, this process's share and the current (adaptive)
+/// rate per throttle bucket.
 fn register_throttle(registry: &mut Registry, report: &[crate::remote::throttle::BucketReport]) {
     let calls = Family::<Labels, Counter>::default();
     let throttled = Family::<Labels, Counter>::default();
     let rate = Family::<Labels, FloatGauge>::default();
     let configured = Family::<Labels, FloatGauge>::default();
+    let share = Family::<Labels, FloatGauge>::default();
     for b in report {
         let labels = vec![("bucket", b.name.to_string())];
         calls.get_or_create(&labels).inc_by(b.calls);
         throttled.get_or_create(&labels).inc_by(b.throttled);
         rate.get_or_create(&labels).set(b.current);
         configured.get_or_create(&labels).set(b.configured);
+        share.get_or_create(&labels).set(b.share);
     }
     registry.register(
         "class_sync_bucket_configured_rate_per_second",
         "Configured request rate of each throttle bucket",
         configured,
+    );
+    registry.register(
+        "class_sync_bucket_share",
+        "This process's share of each bucket's tenant quota (1 alone, 1/N with N live workers)",
+        share,
     );
     registry.register(
         "class_sync_remote_calls",

@@ -191,6 +191,7 @@ async fn restore_over_http_follows_the_permission_matrix() {
         "class_sync_remote_calls_total{bucket=",
         "class_sync_remote_throttled_total{bucket=",
         "class_sync_bucket_rate_per_second{bucket=",
+        "class_sync_bucket_share{bucket=",
         "class_sync_last_nightly_run_timestamp_seconds",
     ] {
         assert!(text.contains(needle), "/metrics lacks {needle}:\n{text}");
