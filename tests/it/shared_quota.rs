@@ -46,13 +46,7 @@ fn school_of(n: usize) -> Snapshot {
 /// PostgreSQL schema with the same limits and a short lease (a beat every 0.6 s).
 /// None when no PostgreSQL server answers (outside CI).
 async fn on_postgres(test: &str, write: u32) -> Option<(TestApp, pg::DropOnExit)> {
-    let mut server = pg::server(test).await?;
-    let schema = pg::unique_name("cs_test");
-    server.execute(&format!("CREATE SCHEMA {schema}")).await;
-    let keep = pg::DropOnExit {
-        url: server.url.clone(),
-        sql: format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
-    };
+    let (url, keep) = pg::fresh_schema(test).await?;
     let mut app = TestApp::start_with(MockOptions {
         quotas: Some(Quotas {
             teams_create_per_sec: 0,
@@ -67,7 +61,7 @@ async fn on_postgres(test: &str, write: u32) -> Option<(TestApp, pg::DropOnExit)
         ..class_sync::demo::quick_mock_options()
     })
     .await;
-    app.config.database_url = pg::with_search_path(&server.url, &schema);
+    app.config.database_url = url;
     app.config.worker.lease_seconds = 6;
     let limits = &mut app.config.microsoft.as_mut().unwrap().limits;
     (limits.teams_write, limits.teams_read) = (write as f64, write as f64);

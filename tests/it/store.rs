@@ -38,15 +38,7 @@ async fn fresh_sqlite(_test: &str) -> Option<Fresh> {
 /// it (through the URL, with the schema as `search_path`), and dropped when the test ends. None
 /// (the test skips, saying so) when no server answers, unless `CI` is set: then it panics.
 async fn fresh_postgres(test: &str) -> Option<Fresh> {
-    let mut server = pg::server(test).await?;
-    let schema = pg::unique_name("cs_test");
-    server.execute(&format!("CREATE SCHEMA {schema}")).await;
-    // Dropped even if opening fails below, or the test panics.
-    let keep = pg::DropOnExit {
-        url: server.url.clone(),
-        sql: format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
-    };
-    let url = pg::with_search_path(&server.url, &schema);
+    let (url, keep) = pg::fresh_schema(test).await?;
     let store = class_sync::store::open(&url).await.expect("open store");
     Some(Fresh {
         store,
@@ -164,6 +156,20 @@ pub(crate) mod pg {
                 .execute(&format!("DROP DATABASE IF EXISTS {d} WITH (FORCE)"))
                 .await;
         }
+    }
+
+    /// A new, empty schema on the test server for `test`: the URL that opens a store in it, and the
+    /// guard that drops it. None (the test skips, saying so) without a server, outside CI.
+    pub async fn fresh_schema(test: &str) -> Option<(String, DropOnExit)> {
+        let mut server = server(test).await?;
+        let schema = unique_name("cs_test");
+        server.execute(&format!("CREATE SCHEMA {schema}")).await;
+        // Dropped even if what follows fails, or the test panics.
+        let keep = DropOnExit {
+            url: server.url.clone(),
+            sql: format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
+        };
+        Some((with_search_path(&server.url, &schema), keep))
     }
 
     /// `url` with every session's `search_path` set to `schema`.
@@ -347,14 +353,7 @@ mod postgres_wakeup {
 
     /// Two handles on one fresh schema, as two worker processes would hold them.
     async fn two_handles(test: &str) -> Option<(Arc<dyn Store>, Arc<dyn Store>, pg::DropOnExit)> {
-        let mut server = pg::server(test).await?;
-        let schema = pg::unique_name("cs_test");
-        server.execute(&format!("CREATE SCHEMA {schema}")).await;
-        let keep = pg::DropOnExit {
-            url: server.url.clone(),
-            sql: format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
-        };
-        let url = pg::with_search_path(&server.url, &schema);
+        let (url, keep) = pg::fresh_schema(test).await?;
         let a = class_sync::store::open(&url).await.expect("open store");
         let b = class_sync::store::open(&url).await.expect("open store");
         Some((a, b, keep))

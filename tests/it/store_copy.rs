@@ -23,17 +23,8 @@ struct PgTarget {
 }
 
 async fn empty_postgres(test: &str) -> Option<PgTarget> {
-    let mut server = pg::server(test).await?;
-    let schema = pg::unique_name("cs_test");
-    server.execute(&format!("CREATE SCHEMA {schema}")).await;
-    let keep = pg::DropOnExit {
-        url: server.url.clone(),
-        sql: format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
-    };
-    Some(PgTarget {
-        url: pg::with_search_path(&server.url, &schema),
-        _keep: keep,
-    })
+    let (url, keep) = pg::fresh_schema(test).await?;
+    Some(PgTarget { url, _keep: keep })
 }
 
 fn group(id: &str, school: &str) -> Group {
