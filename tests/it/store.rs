@@ -240,6 +240,7 @@ macro_rules! store_suite {
                 enqueue_does_not_duplicate_a_restore_waiting_or_running,
                 enqueue_lifts_a_waiting_job_into_a_more_urgent_lane,
                 enqueue_many_answers_in_order,
+                enqueue_many_finds_and_lifts_as_one_by_one_would,
                 enqueues_at_once_of_one_job_make_one,
                 claim_takes_the_highest_lane_first,
                 claims_at_once_take_each_job_once_and_one_per_link,
@@ -798,6 +799,32 @@ async fn enqueue_many_answers_in_order(store: Arc<dyn Store>) {
     assert_eq!(ids.len(), 3);
     assert!(ids[0].1 && ids[1].1 && ids[0].0 != ids[1].0);
     assert_eq!(ids[2], (ids[0].0, false));
+}
+
+/// A batch answers as the same enqueues one by one would: a job already waiting is found (and
+/// lifted, never lowered), and equal jobs within the batch make one, in the most urgent lane asked.
+async fn enqueue_many_finds_and_lifts_as_one_by_one_would(store: Arc<dyn Store>) {
+    seed(&store).await;
+    let waiting = enqueue(
+        &store,
+        &job(JobKind::Reconcile, "g1", Target::Teams, Lane::Mis),
+        1,
+    )
+    .await;
+    let batch = [
+        job(JobKind::Reconcile, "g1", Target::Teams, Lane::Nightly),
+        job(JobKind::Reconcile, "g2", Target::Teams, Lane::Nightly),
+        job(JobKind::Reconcile, "g2", Target::Teams, Lane::Operator),
+        job(JobKind::Archive, "g3", Target::Teams, Lane::Nightly),
+    ];
+    let ids = store.enqueue_many(&batch, 2).await.unwrap();
+    assert_eq!(ids[0], (waiting, false));
+    assert!(ids[1].1, "g2 is new");
+    assert_eq!(ids[2], (ids[1].0, false));
+    assert!(ids[3].1, "g3 is new");
+    // The lanes as they stand: g2 lifted to operator, g1 still MIS (not lowered), g3 nightly.
+    let order: Vec<i64> = claim(&store, "w1", 10, 3).await;
+    assert_eq!(order, [ids[1].0, waiting, ids[3].0]);
 }
 
 /// Four workers claim at once (on PostgreSQL, four connections): every job is taken at most once,
