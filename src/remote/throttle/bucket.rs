@@ -88,7 +88,7 @@ impl Bucket {
             configured: per_second,
             share: AtomicU64::new(1f64.to_bits()),
             current: AtomicU64::new(per_second.to_bits()),
-            limiter: RwLock::new(Arc::new(Limiter::new(id.keyed(), per_second))),
+            limiter: RwLock::new(Arc::new(Limiter::new(id.keyed(), per_second, id.window()))),
             adaptive: Mutex::new(Adaptive {
                 episodes: VecDeque::new(),
                 episode_until: now,
@@ -200,7 +200,7 @@ impl Bucket {
     pub(super) fn set_rate(&self, rate: f64) {
         self.current.store(rate.to_bits(), Ordering::Relaxed);
         *self.limiter.write().unwrap_or_else(|e| e.into_inner()) =
-            Arc::new(Limiter::new(self.id.keyed(), rate));
+            Arc::new(Limiter::new(self.id.keyed(), rate, self.id.window()));
     }
 
     /// A 429: counts a throttling episode; several in a row lower the rate.

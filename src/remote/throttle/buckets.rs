@@ -53,6 +53,17 @@ impl BucketId {
         !matches!(self, BucketId::PerTeam | BucketId::TeamMemberAdds)
     }
 
+    /// The window the service counts this bucket's quota over (graph-teams-api.md §6: per second,
+    /// owner adds per minute; classroom-api.md §5: per minute).
+    pub(super) fn window(self) -> std::time::Duration {
+        match self {
+            BucketId::TeamMemberAdds | BucketId::ClassroomClient | BucketId::ClassroomUser => {
+                std::time::Duration::from_secs(60)
+            }
+            _ => std::time::Duration::from_secs(1),
+        }
+    }
+
     pub(super) fn keyed(self) -> bool {
         matches!(
             self,

@@ -9,8 +9,9 @@ use governor::{Quota, RateLimiter};
 use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 
-/// Pacing leaves this share of the quota as burst room (about 20 ms of requests), so timer lag can
-/// be caught up without ever exceeding the quota within any window.
+/// Pacing leaves this share of the quota as burst room, so timer lag can be caught up without ever
+/// exceeding the quota within the window the service counts it over: paced at 98% of the rate, with
+/// 2% of one window's quota as burst, no window ever sees more than its quota.
 pub(super) const BURST_SHARE: f64 = 0.02;
 
 /// The throttle's one clock. tokio's `Instant::now` is the system's monotonic clock
@@ -44,8 +45,10 @@ pub(super) enum Limiter {
 }
 
 impl Limiter {
-    pub(super) fn new(keyed: bool, per_second: f64) -> Limiter {
-        let q = quota(per_second);
+    /// `window`: how long the service counts the quota over (one second for Graph, a minute for
+    /// Classroom and Teams owner adds).
+    pub(super) fn new(keyed: bool, per_second: f64, window: Duration) -> Limiter {
+        let q = quota(per_second, window);
         if keyed {
             Limiter::Keyed(RateLimiter::dashmap_with_clock(q, TokioClock))
         } else {
@@ -64,10 +67,12 @@ impl Limiter {
     }
 }
 
-/// Smooth pacing with a burst of about 20 ms of requests: never more than the quota in any window.
-pub(super) fn quota(per_second: f64) -> Quota {
+/// Smooth pacing at 98% of the rate, with a burst of 2% of one `window`'s quota: never more than
+/// the quota in any window. The burst is what absorbs late wake-ups: with a burst of one cell, every
+/// millisecond a timer fires late is lost for good (at 20 requests a second, about 5% of the rate).
+pub(super) fn quota(per_second: f64, window: Duration) -> Quota {
     let per_second = per_second.max(0.001);
-    let burst = ((per_second * BURST_SHARE).floor() as u32).max(1);
+    let burst = ((per_second * window.as_secs_f64() * BURST_SHARE).floor() as u32).max(1);
     let paced = per_second * (1.0 - BURST_SHARE);
     let period = Duration::from_secs_f64(1.0 / paced);
     Quota::with_period(period)
