@@ -13,9 +13,10 @@
 //! The parts: `source` (folder or zip, zip entry safety, format detection), `manifest` (versions,
 //! each file's mode, bulk or delta set), `table` (one CSV file: header against the specification,
 //! rows with their lines, `status` and `dateLastModified` by mode), `files` (orgs, sessions,
-//! courses, classes, users), `enrollments` (streamed into rosters or member changes), `mapping`
+//! courses, users), `classes`, `enrollments` (streamed into rosters or member changes), `mapping`
 //! (to `Snapshot` or `Delta`), `problem` (located problems and their order).
 
+mod classes;
 mod enrollments;
 mod files;
 mod manifest;
@@ -131,7 +132,7 @@ impl OneRosterSet {
             (manifest::ORGS, files::orgs),
             (manifest::SESSIONS, files::sessions),
             (manifest::COURSES, files::courses),
-            (manifest::CLASSES, files::classes),
+            (manifest::CLASSES, classes::classes),
             (manifest::USERS, files::users),
         ];
         for (file, reader) in readers {

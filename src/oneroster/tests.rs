@@ -1,7 +1,8 @@
 //! Unit tests of the OneRoster reader: one rule each, on a small valid set written to a temporary
 //! folder and changed one line at a time.
 
-use super::files::{CLASS_COLUMNS, ORG_COLUMNS, SESSION_COLUMNS, USER_COLUMNS, header};
+use super::classes::CLASS_COLUMNS;
+use super::files::{ORG_COLUMNS, SESSION_COLUMNS, USER_COLUMNS, header};
 use super::*;
 use crate::core::domain::{Group, School, Target};
 use std::collections::BTreeMap;

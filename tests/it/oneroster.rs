@@ -69,7 +69,7 @@ async fn a_bulk_folder_makes_teams_and_courses_and_its_zip_changes_nothing() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(
         text(&out.stdout).contains(
-            "import (oneroster bulk): 2 added, 0 changed, 0 unchanged, 0 withdrawn; 3 jobs enqueued"
+            "import (oneroster bulk): 2 added, 0 changed, 0 unchanged, 0 withdrawn; 3 jobs enqueued\nwork: 3 done, 0 skipped, 0 retried, 0 failed\n"
         ),
         "{}",
         text(&out.stdout)
@@ -130,7 +130,7 @@ async fn a_delta_withdraws_a_class_and_changes_only_the_enrollments_it_carries()
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(
-        text(&out.stdout).contains("import (oneroster delta): 0 added, 1 changed, 0 unchanged, 1 withdrawn; 2 jobs enqueued"),
+        text(&out.stdout).contains("import (oneroster delta): 0 added, 1 changed, 0 unchanged, 1 withdrawn; 2 jobs enqueued\nwork: 2 done, 0 skipped, 0 retried, 0 failed\n"),
         "{}",
         text(&out.stdout)
     );

@@ -1,6 +1,6 @@
 //! Rules for single values, whatever field they are in: ids and email addresses, and how input is
-//! quoted in a message. Public so that every input format (JSON here, OneRoster CSV in
-//! `crate::oneroster`) holds ids and addresses to the same rules.
+//! quoted in a message. Public so that every input format (this JSON, and OneRoster CSV as
+//! its reader maps it) holds ids and addresses to the same rules.
 
 use crate::core::domain::normalise_email;
 
