@@ -3,7 +3,7 @@
 //! addresses are held — as a bulk roster, or as a delta's additions and removals.
 
 use super::files::{Records, Scope};
-use super::manifest::ENROLLMENTS;
+use super::manifest::{ENROLLMENTS, USERS};
 use super::problem::Problems;
 use super::table::{Column, Mode, Row, SOURCED_ID, Status, opt, read_table, req};
 use crate::core::delta::MemberChanges;
@@ -89,11 +89,14 @@ pub(super) fn enrollments(
             let user_known = user.is_some_and(|u| {
                 let known = records.users.contains_key(u);
                 if !known {
-                    row.report(
-                        problems,
-                        USER,
-                        format!("user `{}` is not in users.csv", shown(u)),
-                    );
+                    let message = match scope.present(USERS) {
+                        true => format!("user `{}` is not in users.csv", shown(u)),
+                        false => format!(
+                            "user `{}`: this set has no users.csv, so the user's address cannot be found",
+                            shown(u)
+                        ),
+                    };
+                    row.report(problems, USER, message);
                 }
                 known
             });

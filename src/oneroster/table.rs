@@ -206,7 +206,7 @@ pub(super) fn read_table(
         .flexible(true)
         .from_reader(LfLines::new(source));
     let mut bytes = ByteRecord::new();
-    let Some(header) = next_record(&mut reader, &mut bytes, file, problems)? else {
+    let Some((header, _)) = next_record(&mut reader, &mut bytes, file, problems)? else {
         problems.report(
             file,
             Some(1),
@@ -216,8 +216,7 @@ pub(super) fn read_table(
         return Ok(());
     };
     let header = read_header(&header, file, columns, problems);
-    while let Some(record) = next_record(&mut reader, &mut bytes, file, problems)? {
-        let line = line_of(&mut reader, bytes.position());
+    while let Some((record, line)) = next_record(&mut reader, &mut bytes, file, problems)? {
         if record.len() != header.width {
             let column = match record.len() < header.width {
                 true => header_name(&header, columns, record.len()),
@@ -363,13 +362,13 @@ pub(super) fn line_of<R: Read>(
     position.line() + reader.get_mut().blank_lines_at(position.byte())
 }
 
-/// The next record as text, skipping (and reporting) one that is not UTF-8.
+/// The next record as text with its line, skipping (and reporting) one that is not UTF-8.
 fn next_record<R: Read>(
     reader: &mut csv::Reader<LfLines<R>>,
     bytes: &mut ByteRecord,
     file: &'static str,
     problems: &mut Problems,
-) -> std::io::Result<Option<StringRecord>> {
+) -> std::io::Result<Option<(StringRecord, u64)>> {
     loop {
         match reader.read_byte_record(bytes) {
             Ok(false) => return Ok(None),
@@ -397,8 +396,8 @@ fn next_record<R: Read>(
             *bytes = ByteRecord::from(fields);
             bytes.set_position(position);
         }
-        match StringRecord::from_byte_record(bytes.clone()) {
-            Ok(record) => return Ok(Some(record)),
+        match StringRecord::from_byte_record(std::mem::take(bytes)) {
+            Ok(record) => return Ok(Some((record, line))),
             Err(e) => {
                 let field = e.utf8_error().field();
                 problems.report(

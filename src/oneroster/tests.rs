@@ -486,3 +486,29 @@ fn every_row_of_a_delta_gives_status_and_date() {
         ],
     );
 }
+
+#[test]
+fn a_delta_without_users_cannot_place_its_enrollments() {
+    let mut set = BTreeMap::new();
+    set.insert("manifest.csv", manifest("delta"));
+    let set = change(set, "manifest.csv", 13, Some("file.orgs,absent"));
+    let set = change(set, "manifest.csv", 4, Some("file.academicSessions,absent"));
+    let set = change(set, "manifest.csv", 16, Some("file.users,absent"));
+    let mut set = change(set, "manifest.csv", 6, Some("file.classes,absent"));
+    set.insert(
+        "enrollments.csv",
+        "sourcedId,status,dateLastModified,classSourcedId,schoolSourcedId,userSourcedId,role,primary,beginDate,endDate\n\
+         e9,active,2025-10-02T09:00:00Z,7A-Ma1,6612001,u-l2,student,,,\n"
+            .to_string(),
+    );
+    let held = Held {
+        schools: ["6612001".to_string()].into(),
+        groups: ["7A-Ma1".to_string()].into(),
+    };
+    assert_eq!(
+        read_set(&set, &held).expect_err("no users"),
+        vec![
+            "enrollments.csv:2: userSourcedId: user `u-l2`: this set has no users.csv, so the user's address cannot be found"
+        ]
+    );
+}
