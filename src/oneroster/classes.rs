@@ -167,6 +167,24 @@ fn school_of_class(row: &Row, scope: &Scope, records: &Records, problems: &mut P
         return false;
     };
     match records.orgs.get(school) {
+        // A delta's class of a school the same delta deletes, which the store does not hold:
+        // there would be no school to store it under. (In a bulk set the class is left out.)
+        Some(org)
+            if org.school
+                && org.status == Status::Gone
+                && scope.delta
+                && !scope.held.schools.contains(school) =>
+        {
+            row.report(
+                problems,
+                COL,
+                format!(
+                    "org `{}` is `tobedeleted` in orgs.csv and not a school class-sync holds",
+                    shown(school)
+                ),
+            );
+            false
+        }
         Some(org) if org.school => true,
         Some(_) => {
             row.report(

@@ -512,3 +512,38 @@ fn a_delta_without_users_cannot_place_its_enrollments() {
         ]
     );
 }
+
+#[test]
+fn a_delta_class_of_a_school_it_deletes_is_refused() {
+    let mut set = BTreeMap::new();
+    set.insert("manifest.csv", manifest("delta"));
+    let set = change(set, "manifest.csv", 16, Some("file.users,absent"));
+    let mut set = change(set, "manifest.csv", 11, Some("file.enrollments,absent"));
+    set.insert(
+        "orgs.csv",
+        format!(
+            "{}\n6612009,tobedeleted,2025-10-01T09:00:00Z,Ysgol Gau,school,,\n",
+            header(ORG_COLUMNS)
+        ),
+    );
+    set.insert(
+        "academicSessions.csv",
+        format!(
+            "{}\nt1,active,2025-10-01T09:00:00Z,Autumn,term,2025-09-01,2025-12-19,,2026\n",
+            header(SESSION_COLUMNS)
+        ),
+    );
+    set.insert(
+        "classes.csv",
+        format!(
+            "{}\n7C-Ma1,active,2025-10-01T09:00:00Z,7C Maths,,c1,,scheduled,,6612009,t1,,,\n",
+            header(CLASS_COLUMNS)
+        ),
+    );
+    assert_eq!(
+        read_set(&set, &Held::default()).expect_err("no school"),
+        vec![
+            "classes.csv:2: schoolSourcedId: org `6612009` is `tobedeleted` in orgs.csv and not a school class-sync holds"
+        ]
+    );
+}
