@@ -1,6 +1,6 @@
-//! The row readers of orgs, academicSessions, courses, classes and users: each row checked as
-//! OneRoster 1.1 requires (required fields, enumerations, dates, duplicate sourcedIds) and kept
-//! only as far as class-sync needs it (ids, names, addresses), never as raw text.
+//! The row readers of orgs, academicSessions, courses and users (classes have their own file):
+//! each row checked as OneRoster 1.1 requires (required fields, enumerations, dates, duplicate
+//! sourcedIds) and kept only as far as class-sync needs it (ids, names, addresses), never as raw text.
 //!
 //! References *between* files are checked as soon as what they point at has been read; those a
 //! file makes to itself (an org's parent, a user's agents) once the file has been read whole.
