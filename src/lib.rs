@@ -13,6 +13,7 @@ pub mod config;
 pub mod core;
 pub mod demo;
 pub mod observability;
+pub mod oneroster;
 pub mod remote;
 pub mod serve;
 pub mod status;

@@ -9,7 +9,8 @@ use crate::config::Config;
 use crate::core::domain::Target;
 use crate::core::job::JobState;
 use crate::core::snapshot::{ValidationContext, parse_snapshot};
-use crate::work::planner::{self, ArchiveRefusal, RestoreRefusal};
+use crate::oneroster::{self, Format, Held, Roster, SetMode};
+use crate::work::planner::{self, ArchiveRefusal, ImportSource, RestoreRefusal};
 use crate::work::worker;
 use anyhow::Context;
 use chrono::NaiveDate;
@@ -240,8 +241,9 @@ pub async fn serve(config: Config, fixed_today: Option<NaiveDate>) -> anyhow::Re
     Ok(exit::OK)
 }
 
-/// `import`: validates the whole file first (every problem, then exit 2, nothing stored); stores
-/// a valid snapshot and waits for the work it implies.
+/// `import`: validates the whole input first (every problem, then exit 2, nothing stored); stores
+/// a valid snapshot or OneRoster set and waits for the work it implies. The format is told by
+/// content: a folder or a zip is OneRoster 1.1 CSV, anything else JSON.
 pub async fn import(
     config: Config,
     today: NaiveDate,
@@ -251,6 +253,16 @@ pub async fn import(
     actor: &str,
 ) -> anyhow::Result<u8> {
     let file = path.display().to_string();
+    let format = match oneroster::detect(path) {
+        Ok(format) => format,
+        Err(e) => {
+            eprintln!("{file}: cannot read: {e}");
+            return Ok(exit::INVALID);
+        }
+    };
+    if format != Format::Json {
+        return import_oneroster(config, today, path, format, dry_run, no_wait, actor).await;
+    }
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
@@ -282,9 +294,95 @@ pub async fn import(
         return Ok(exit::OK);
     }
     let app = App::new(config, today).await?;
-    let s = planner::import(&app, &snapshot, actor).await?;
+    let source = ImportSource::new("json", Some(&file));
+    let s = planner::import_from(&app, &snapshot, &source, actor).await?;
+    print_import(&s);
+    finish(&app, no_wait, &s.jobs).await
+}
+
+/// `import` of a OneRoster 1.1 CSV set (a folder or a zip). A delta is checked against the store
+/// (its rows may name schools and groups an earlier import brought), so it opens the store first.
+async fn import_oneroster(
+    config: Config,
+    today: NaiveDate,
+    path: &Path,
+    format: Format,
+    dry_run: bool,
+    no_wait: bool,
+    actor: &str,
+) -> anyhow::Result<u8> {
+    let file = path.display().to_string();
+    let years = config.year_names();
+    let default_targets = config.import.default_targets.clone();
+    let ctx = ValidationContext {
+        configured_years: &years,
+        default_targets: &default_targets,
+    };
+    let set = oneroster::open(path, format);
+    let mode = set.mode();
+    let mut app = None;
+    let mut held = Held::default();
+    if mode == Some(SetMode::Delta) {
+        let opened = App::new(config.clone(), today).await?;
+        held.schools = opened.store.school_ids().await?.into_iter().collect();
+        held.groups = opened
+            .store
+            .groups()
+            .await?
+            .into_iter()
+            .filter(|g| !g.withdrawn)
+            .map(|g| g.group.id)
+            .collect();
+        app = Some(opened);
+    }
+    let roster = match set.read(&ctx, &held) {
+        Ok(roster) => roster,
+        Err(problems) => {
+            for p in &problems {
+                eprintln!("{}", p.render(&file));
+            }
+            eprintln!("{file}: {} problem(s); nothing was stored", problems.len());
+            return Ok(exit::INVALID);
+        }
+    };
+    if dry_run {
+        match &roster {
+            Roster::Bulk(snapshot) => println!(
+                "{file}: valid OneRoster bulk set ({} schools, {} groups); nothing stored (--dry-run)",
+                snapshot.schools.len(),
+                snapshot.groups.len()
+            ),
+            Roster::Delta(delta) => println!(
+                "{file}: valid OneRoster delta ({} schools, {} groups changed, {} withdrawn); nothing stored (--dry-run)",
+                delta.schools.len(),
+                delta.groups.len(),
+                delta.withdrawn.len()
+            ),
+        }
+        return Ok(exit::OK);
+    }
+    let app = match app {
+        Some(app) => app,
+        None => App::new(config, today).await?,
+    };
+    let s = match &roster {
+        Roster::Bulk(snapshot) => {
+            let source = ImportSource::new("oneroster bulk", Some(&file));
+            planner::import_from(&app, snapshot, &source, actor).await?
+        }
+        Roster::Delta(delta) => {
+            let source = ImportSource::new("oneroster delta", Some(&file));
+            planner::import_delta(&app, delta, &source, actor).await?
+        }
+    };
+    print_import(&s);
+    finish(&app, no_wait, &s.jobs).await
+}
+
+fn print_import(s: &planner::ImportSummary) {
     println!(
-        "import: {} added, {} changed, {} unchanged, {} withdrawn; {} jobs enqueued{}",
+        "import ({}): {} added, {} changed, {} unchanged, {} withdrawn; {} jobs enqueued{}",
+        s.source.format,
         s.added,
         s.changed,
         s.unchanged,
@@ -292,7 +390,6 @@ pub async fn import(
         s.enqueued,
         held_text(&s.held_back, "held back")
     );
-    finish(&app, no_wait, &s.jobs).await
 }
 
 fn held_text(held: &planner::HeldCounts, word: &str) -> String {

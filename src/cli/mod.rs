@@ -34,7 +34,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Validate a UMP snapshot, store it and enqueue the work it implies.
+    /// Validate a UMP snapshot (JSON) or a OneRoster 1.1 CSV set (a folder or a zip with
+    /// manifest.csv), store it and enqueue the work it implies.
     Import {
         path: PathBuf,
         /// Validate only; store nothing.

@@ -2,6 +2,7 @@
 //! over plain data. Nothing here reads a clock, touches the network or the store, or can block.
 
 pub mod calendar;
+pub mod delta;
 pub mod domain;
 pub mod job;
 pub mod link;

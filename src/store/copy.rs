@@ -14,7 +14,7 @@
 //! `run_at`, leases and holders, `dedup_key`, created/finished times, audit and run ids). Widening
 //! the trait with a `StoreDump` would make every backend carry an exporter and an importer for one
 //! operator tool. The two schemas are the same by design (`migrations/postgres/0001` is SQLite's
-//! 0001–0005 in one step, same tables, same columns), so the copy reads rows from the source and
+//! 0001–0005 in one step, `0002` SQLite's `0006`: same tables, same columns), so the copy reads rows from the source and
 //! writes the same rows to the target, table by table, with no domain type in between: a link's
 //! state and MIS link are copied as stored, never moved through the state machine. The cost, a
 //! column list per table kept here, is guarded: the copy refuses to start when the target has a
@@ -317,6 +317,7 @@ struct GroupRow {
     learners: String,
     withdrawn: bool,
     updated_at: i64,
+    source_modified: Option<String>,
 }
 
 impl Row for GroupRow {
@@ -333,6 +334,7 @@ impl Row for GroupRow {
         "learners",
         "withdrawn",
         "updated_at",
+        "source_modified",
     ];
     const KEY: &'static [&'static str] = &["id"];
     fn key(&self) -> Vec<Key> {
@@ -353,7 +355,8 @@ impl Row for GroupRow {
             teachers,
             learners,
             withdrawn,
-            updated_at
+            updated_at,
+            source_modified
         );
     }
 }

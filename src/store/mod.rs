@@ -22,6 +22,7 @@ pub use records::{
 };
 pub use sqlite::SqliteStore;
 
+use crate::core::delta::Delta;
 use crate::core::domain::{Group, School, Snapshot, Target};
 use crate::core::job::{JobKind, JobState, Lane};
 use crate::core::link::Link;
@@ -63,6 +64,13 @@ pub trait Store: Send + Sync {
 
     /// Applies a validated snapshot in one transaction; creates a pending link for every group × target.
     async fn import_snapshot(&self, snapshot: &Snapshot) -> StoreResult<ImportApplied>;
+    /// Applies a delta (a OneRoster delta set) in one transaction: each school and group it names
+    /// is read, merged with its change (`core::delta`) and written back, each group keeping the
+    /// delta's `dateLastModified`; a named group gets a pending link for each target that has none;
+    /// the groups in `withdrawn` are withdrawn. Groups it does not name are left as they are (unlike
+    /// a snapshot, a delta is not the full state of its schools). A change of members only, to a
+    /// group that is missing or withdrawn, changes nothing.
+    async fn apply_delta(&self, delta: &Delta) -> StoreResult<ImportApplied>;
     /// Adds or replaces one group (the API's PUT), in one transaction, and makes a pending link for
     /// each of its targets that has none. Withdraws nothing: one group is not its school's full state.
     /// Its school must be known (the caller checks `school_ids`): an unknown school is refused by

@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 pub struct StoredGroup {
     pub group: Group,
     pub withdrawn: bool,
+    /// The `dateLastModified` of the OneRoster delta rows that last changed the group (RFC 3339,
+    /// UTC); None when it was last written from a JSON snapshot, a bulk set or a push.
+    pub source_modified: Option<String>,
 }
 
 /// What `Store::put_group` did with one group (an import sorts its groups the same way); the

@@ -6,6 +6,7 @@ mod crash;
 mod exact_requests;
 mod faults;
 mod mock_contract;
+mod oneroster;
 mod openapi;
 mod quota;
 mod shared_quota;

@@ -8,6 +8,7 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`), each in a schema of its own, dropped afterwards.
 //! Without a server they say loudly that they skipped, except under `CI`, where they fail.
 
+use class_sync::core::delta::{Delta, GroupData, GroupDelta, MemberChanges, SchoolDelta};
 use class_sync::core::domain::{Group, School, Snapshot, Target};
 use class_sync::core::job::{JobKind, JobState, Lane};
 use class_sync::core::link::{Link, LinkEvent, LinkState};
@@ -226,6 +227,10 @@ macro_rules! store_suite {
                 import_creates_a_pending_mis_linked_link_per_target,
                 import_reads_back_schools_and_groups_as_given,
                 import_is_one_transaction,
+                delta_merges_members_and_keeps_the_date,
+                delta_adds_and_withdraws_only_what_it_names,
+                delta_changes_school_admins,
+                delta_is_one_transaction,
                 put_group_reports_added_then_unchanged_then_changed,
                 put_group_brings_a_withdrawn_group_back_as_changed,
                 put_group_adds_links_for_new_targets,
@@ -638,6 +643,207 @@ async fn import_is_one_transaction(store: Arc<dyn Store>) {
     assert!(store.school_ids().await.unwrap().is_empty());
     assert!(store.groups().await.unwrap().is_empty());
     assert!(store.all_links().await.unwrap().is_empty());
+}
+
+fn members(add_learners: &[&str], remove_learners: &[&str]) -> MemberChanges {
+    MemberChanges {
+        add_learners: add_learners.iter().map(|s| s.to_string()).collect(),
+        remove_learners: remove_learners.iter().map(|s| s.to_string()).collect(),
+        ..MemberChanges::default()
+    }
+}
+
+fn enrollments_of(id: &str, changes: MemberChanges, modified: &str) -> GroupDelta {
+    GroupDelta {
+        id: id.into(),
+        data: None,
+        members: changes,
+        modified: Some(modified.into()),
+    }
+}
+
+async fn delta_merges_members_and_keeps_the_date(store: Arc<dyn Store>) {
+    seed(&store).await;
+    let delta = Delta {
+        groups: vec![enrollments_of(
+            "g1",
+            members(&["new@hwbcymru.net"], &["learner@hwbcymru.net"]),
+            "2025-10-02T09:00:00.000Z",
+        )],
+        ..Delta::default()
+    };
+    let applied = store.apply_delta(&delta).await.unwrap();
+    assert_eq!(applied.changed, ["g1"]);
+    let stored = store.group("g1").await.unwrap().unwrap();
+    assert_eq!(stored.group.learners, ["new@hwbcymru.net"]);
+    assert_eq!(stored.group.teachers, ["teacher@hwbcymru.net"]);
+    assert_eq!(
+        (stored.group.year_group, stored.group.name.as_str()),
+        (Some(7), "g1 Mathematics")
+    );
+    assert_eq!(
+        stored.source_modified.as_deref(),
+        Some("2025-10-02T09:00:00.000Z")
+    );
+    // The same change again changes nothing, but a later date is still kept.
+    let again = Delta {
+        groups: vec![enrollments_of(
+            "g1",
+            members(&["new@hwbcymru.net"], &[]),
+            "2025-10-03T09:00:00.000Z",
+        )],
+        ..Delta::default()
+    };
+    assert_eq!(store.apply_delta(&again).await.unwrap().unchanged, ["g1"]);
+    let stored = store.group("g1").await.unwrap().unwrap();
+    assert_eq!(
+        stored.source_modified.as_deref(),
+        Some("2025-10-03T09:00:00.000Z")
+    );
+    // A snapshot that changes the group clears it: the date is a delta's.
+    let mut g1 = stored.group.clone();
+    g1.name = "renamed".into();
+    store.put_group(&g1).await.unwrap();
+    assert_eq!(
+        store.group("g1").await.unwrap().unwrap().source_modified,
+        None
+    );
+}
+
+async fn delta_adds_and_withdraws_only_what_it_names(store: Arc<dyn Store>) {
+    seed(&store).await;
+    let delta = Delta {
+        groups: vec![
+            GroupDelta {
+                id: "g9".into(),
+                data: Some(GroupData {
+                    school: SCHOOL.into(),
+                    academic_year: "2025-26".into(),
+                    name: "g9 Cymraeg".into(),
+                    targets: vec![Target::Teams],
+                }),
+                members: members(&["l9@hwbcymru.net"], &[]),
+                modified: Some("2025-10-02T09:00:00.000Z".into()),
+            },
+            // Enrollments of a group nobody holds change nothing.
+            enrollments_of(
+                "g404",
+                members(&["x@hwbcymru.net"], &[]),
+                "2025-10-02T09:00:00.000Z",
+            ),
+        ],
+        withdrawn: vec!["g2".into(), "g404".into()],
+        ..Delta::default()
+    };
+    let applied = store.apply_delta(&delta).await.unwrap();
+    assert_eq!(applied.added, ["g9"]);
+    assert_eq!(applied.withdrawn, ["g2"]);
+    assert!(applied.changed.is_empty() && applied.unchanged.is_empty());
+    let g9 = store.group("g9").await.unwrap().unwrap();
+    assert_eq!(
+        (g9.group.learners.as_slice(), g9.group.year_group),
+        (&["l9@hwbcymru.net".to_string()][..], None)
+    );
+    let links: Vec<Target> = store
+        .links_of("g9")
+        .await
+        .unwrap()
+        .iter()
+        .map(|l| l.target)
+        .collect();
+    assert_eq!(links, [Target::Teams]);
+    let groups = store.groups().await.unwrap();
+    let withdrawn: Vec<&str> = groups
+        .iter()
+        .filter(|g| g.withdrawn)
+        .map(|g| g.group.id.as_str())
+        .collect();
+    assert_eq!(
+        withdrawn,
+        ["g2"],
+        "g1 and g3, not named, are left as they are"
+    );
+    assert!(store.group("g404").await.unwrap().is_none());
+    // Enrollments alone do not bring a withdrawn group back.
+    let late = Delta {
+        groups: vec![enrollments_of(
+            "g2",
+            members(&["x@hwbcymru.net"], &[]),
+            "2025-10-04T09:00:00.000Z",
+        )],
+        ..Delta::default()
+    };
+    let applied = store.apply_delta(&late).await.unwrap();
+    assert!(applied.changed.is_empty() && applied.unchanged.is_empty());
+    assert!(store.group("g2").await.unwrap().unwrap().withdrawn);
+}
+
+async fn delta_changes_school_admins(store: Arc<dyn Store>) {
+    seed(&store).await;
+    let delta = Delta {
+        schools: vec![
+            SchoolDelta {
+                id: SCHOOL.into(),
+                name: None,
+                add_admins: vec!["second@hwbcymru.net".into()],
+                remove_admins: vec![],
+            },
+            SchoolDelta {
+                id: "6612002".into(),
+                name: Some("Ysgol Newydd".into()),
+                add_admins: vec!["new@hwbcymru.net".into()],
+                remove_admins: vec![],
+            },
+        ],
+        ..Delta::default()
+    };
+    store.apply_delta(&delta).await.unwrap();
+    let first = store.school(SCHOOL).await.unwrap().unwrap();
+    assert_eq!(
+        first.admins.last().map(String::as_str),
+        Some("second@hwbcymru.net")
+    );
+    assert_eq!(first.name, school(SCHOOL).name);
+    let second = store.school("6612002").await.unwrap().unwrap();
+    assert_eq!(
+        (second.name.as_str(), second.admins.as_slice()),
+        ("Ysgol Newydd", &["new@hwbcymru.net".to_string()][..])
+    );
+}
+
+async fn delta_is_one_transaction(store: Arc<dyn Store>) {
+    seed(&store).await;
+    // The second group's school is not stored: the delta fails after the first group was written
+    // and the withdrawal listed, and must leave nothing behind.
+    let orphan = GroupDelta {
+        id: "g8".into(),
+        data: Some(GroupData {
+            school: "7700001".into(),
+            academic_year: "2025-26".into(),
+            name: "orphan".into(),
+            targets: vec![Target::Teams],
+        }),
+        members: MemberChanges::default(),
+        modified: None,
+    };
+    let delta = Delta {
+        groups: vec![
+            enrollments_of(
+                "g1",
+                members(&["new@hwbcymru.net"], &[]),
+                "2025-10-02T09:00:00.000Z",
+            ),
+            orphan,
+        ],
+        withdrawn: vec!["g2".into()],
+        ..Delta::default()
+    };
+    assert!(store.apply_delta(&delta).await.is_err());
+    let g1 = store.group("g1").await.unwrap().unwrap();
+    assert_eq!(g1.group.learners, ["learner@hwbcymru.net"]);
+    assert_eq!(g1.source_modified, None);
+    assert!(!store.group("g2").await.unwrap().unwrap().withdrawn);
+    assert!(store.group("g8").await.unwrap().is_none());
 }
 
 async fn put_group_reports_added_then_unchanged_then_changed(store: Arc<dyn Store>) {

@@ -21,10 +21,11 @@
 mod checker;
 mod lines;
 mod rules;
-mod values;
+pub mod values;
 
 use crate::core::domain::{Group, Snapshot, Target};
 use checker::Checker;
+pub use rules::MAX_NAME_CHARS;
 use rules::Schools;
 use serde_json::Value;
 use std::fmt;

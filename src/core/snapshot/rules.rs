@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 
 /// The longest name (of a group) class-sync accepts; Teams and Classroom both cap display names.
-const MAX_NAME_CHARS: usize = 256;
+pub const MAX_NAME_CHARS: usize = 256;
 const YEAR_GROUPS: std::ops::RangeInclusive<i64> = 0..=14;
 
 /// Which school ids a group may name, and how to say it does not.

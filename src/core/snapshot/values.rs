@@ -1,5 +1,6 @@
 //! Rules for single values, whatever field they are in: ids and email addresses, and how input is
-//! quoted in a message.
+//! quoted in a message. Public so that every input format (this JSON, and OneRoster CSV as
+//! its reader maps it) holds ids and addresses to the same rules.
 
 use crate::core::domain::normalise_email;
 
@@ -8,7 +9,7 @@ const MAX_EMAIL_CHARS: usize = 254;
 const MAX_ID_CHARS: usize = 100;
 
 /// `id`s are used in URLs, `externalId`s and Classroom aliases, hence the narrow alphabet (CONTRACT §4).
-pub(super) fn check_id(id: &str) -> Result<(), String> {
+pub fn check_id(id: &str) -> Result<(), String> {
     if id.is_empty() {
         return Err(
             "the id is empty: use 1–100 characters of A–Z, a–z, 0–9, `.`, `_`, `-`".to_string(),
@@ -35,7 +36,7 @@ pub(super) fn check_id(id: &str) -> Result<(), String> {
 
 /// An email address as users are identified by (the Microsoft UPN and the Google account): checked
 /// for shape only, and returned normalised (trimmed, lower-case) so that comparisons ignore case.
-pub(super) fn check_email(raw: &str) -> Result<String, String> {
+pub fn check_email(raw: &str) -> Result<String, String> {
     let email = raw.trim();
     let not_email = |why: &str| format!("`{}` is not an email address: {why}", shown(email));
     if email.is_empty() {
@@ -77,7 +78,7 @@ fn describe_char(c: char) -> String {
 }
 
 /// Input quoted in a message, cut short so that one absurd value cannot flood the output.
-pub(super) fn shown(s: &str) -> String {
+pub fn shown(s: &str) -> String {
     const MAX: usize = 60;
     match s.char_indices().nth(MAX) {
         Some((cut, _)) => format!("{}…", s.get(..cut).unwrap_or(s)),

@@ -1,14 +1,16 @@
-//! Schools, groups and links in PostgreSQL: the snapshot import (one transaction), one group's put,
+//! Schools, groups and links in PostgreSQL: the snapshot import and a delta (one transaction each,
+//! under the import lock), one group's put,
 //! the reads, and saving a link (never turning `mis_linked` back on). Owns the row mapping of
 //! `schools`, `groups` and `links`, and `save_link_in` and `link_for_update`, which the queue uses.
 //!
-//! Concurrency: an import takes a transaction-scoped advisory lock, so imports run one after the
-//! other (a snapshot is its schools' full state: two interleaved would withdraw each other's
+//! Concurrency: an import (a snapshot or a delta) takes a transaction-scoped advisory lock, so
+//! imports run one after the other (a snapshot is its schools' full state: two interleaved would withdraw each other's
 //! groups); a put locks its group's row (`FOR UPDATE`, or the INSERT that wins) before it decides
 //! added/changed/unchanged; `save_link` is one UPDATE whose `mis_linked = mis_linked AND …` is
 //! evaluated on the row as it is when the write happens, so a granted restore is never undone.
 
 use super::{PostgresStore, json, parse_json};
+use crate::core::delta::Delta;
 use crate::core::domain::{Group, School, Snapshot, Target};
 use crate::core::link::Link;
 use crate::core::roster::Roster;
@@ -54,6 +56,7 @@ fn group_from(row: &PgRow) -> StoreResult<StoredGroup> {
             learners: parse_json(row.get::<&str, _>("learners"), "group learners")?,
         },
         withdrawn: row.get("withdrawn"),
+        source_modified: row.get("source_modified"),
     })
 }
 
@@ -108,11 +111,14 @@ pub(super) async fn save_link_in(conn: &mut sqlx::PgConnection, l: &Link) -> Sto
     Ok(())
 }
 
-/// Writes one group inside `tx` (unless unchanged) and makes its missing links.
+/// Writes one group inside `tx` (unless unchanged) and makes its missing links. `modified`: the
+/// delta's `dateLastModified`, kept with the group (None from a snapshot or a push: cleared when
+/// the group changes).
 async fn upsert_group(
     tx: &mut sqlx::PgConnection,
     g: &Group,
     now: i64,
+    modified: Option<&str>,
 ) -> StoreResult<GroupChange> {
     // Lock the row before deciding. A group nobody has yet is claimed by the INSERT: of two puts
     // of one new group, the second's INSERT waits for the first and does nothing, and that put
@@ -123,8 +129,8 @@ async fn upsert_group(
         .await?;
     if existing.is_none() {
         let inserted = sqlx::query(
-            "INSERT INTO groups (id, school_id, academic_year, name, year_group, subject, targets, teachers, learners, withdrawn, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, FALSE, $10)
+            "INSERT INTO groups (id, school_id, academic_year, name, year_group, subject, targets, teachers, learners, withdrawn, updated_at, source_modified)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, FALSE, $10, $11)
              ON CONFLICT (id) DO NOTHING",
         )
         .bind(&g.id)
@@ -137,6 +143,7 @@ async fn upsert_group(
         .bind(json(&g.teachers))
         .bind(json(&g.learners))
         .bind(now)
+        .bind(modified)
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -147,21 +154,27 @@ async fn upsert_group(
                 .await?;
         }
     }
-    let outcome = match &existing {
+    let old = existing.as_ref().map(group_from).transpose()?;
+    let outcome = match &old {
         None => GroupChange::Added,
-        Some(row) => {
-            let old = group_from(row)?;
-            if old.group == *g && !old.withdrawn {
-                GroupChange::Unchanged
-            } else {
-                GroupChange::Changed
-            }
-        }
+        Some(old) if old.group == *g && !old.withdrawn => GroupChange::Unchanged,
+        Some(_) => GroupChange::Changed,
     };
+    if outcome == GroupChange::Unchanged
+        && let Some(modified) = modified
+        && old.as_ref().and_then(|o| o.source_modified.as_deref()) != Some(modified)
+    {
+        // The data are the same; a later `dateLastModified` is still kept.
+        sqlx::query("UPDATE groups SET source_modified = $2 WHERE id = $1")
+            .bind(&g.id)
+            .bind(modified)
+            .execute(&mut *tx)
+            .await?;
+    }
     if outcome == GroupChange::Changed {
         sqlx::query(
             "UPDATE groups SET school_id = $2, academic_year = $3, name = $4, year_group = $5, subject = $6,
-               targets = $7, teachers = $8, learners = $9, withdrawn = FALSE, updated_at = $10
+               targets = $7, teachers = $8, learners = $9, withdrawn = FALSE, updated_at = $10, source_modified = $11
              WHERE id = $1",
         )
         .bind(&g.id)
@@ -174,6 +187,7 @@ async fn upsert_group(
         .bind(json(&g.teachers))
         .bind(json(&g.learners))
         .bind(now)
+        .bind(modified)
         .execute(&mut *tx)
         .await?;
     }
@@ -203,19 +217,10 @@ pub(super) async fn import_snapshot(
         .await?;
     let mut applied = ImportApplied::default();
     for s in &snapshot.schools {
-        sqlx::query(
-            "INSERT INTO schools (id, name, admins, updated_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (id) DO UPDATE SET name = excluded.name, admins = excluded.admins, updated_at = excluded.updated_at",
-        )
-        .bind(&s.id)
-        .bind(&s.name)
-        .bind(json(&s.admins))
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        upsert_school(&mut tx, s, now).await?;
     }
     for g in &snapshot.groups {
-        match upsert_group(&mut tx, g, now).await? {
+        match upsert_group(&mut tx, g, now, None).await? {
             GroupChange::Added => applied.added.push(g.id.clone()),
             GroupChange::Changed => applied.changed.push(g.id.clone()),
             GroupChange::Unchanged => applied.unchanged.push(g.id.clone()),
@@ -242,9 +247,80 @@ pub(super) async fn import_snapshot(
     Ok(applied)
 }
 
+async fn upsert_school(tx: &mut sqlx::PgConnection, s: &School, now: i64) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO schools (id, name, admins, updated_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, admins = excluded.admins, updated_at = excluded.updated_at",
+    )
+    .bind(&s.id)
+    .bind(&s.name)
+    .bind(json(&s.admins))
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// A delta in one transaction under the import lock: each named school and group read (locked)
+/// and merged with what is stored, then the withdrawals (see `Store::apply_delta`).
+pub(super) async fn apply_delta(db: &PostgresStore, delta: &Delta) -> StoreResult<ImportApplied> {
+    let now = now_ms();
+    let mut tx = db.pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(IMPORT_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    for change in &delta.schools {
+        let row = sqlx::query("SELECT * FROM schools WHERE id = $1 FOR UPDATE")
+            .bind(&change.id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let old = row.as_ref().map(school_from).transpose()?;
+        if let Some(new) = change.apply(old.as_ref())
+            && old.as_ref() != Some(&new)
+        {
+            upsert_school(&mut tx, &new, now).await?;
+        }
+    }
+    let mut applied = ImportApplied::default();
+    for change in &delta.groups {
+        // Locked: a push of the same group waits for this transaction, and then reads what it wrote.
+        let row = sqlx::query("SELECT * FROM groups WHERE id = $1 FOR UPDATE")
+            .bind(&change.id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let old = row.as_ref().map(group_from).transpose()?;
+        // Only a class row brings a withdrawn group back; enrollments alone do not.
+        let base = old.filter(|o| !o.withdrawn || change.data.is_some());
+        let Some(group) = change.apply(base.as_ref().map(|o| &o.group)) else {
+            continue;
+        };
+        match upsert_group(&mut tx, &group, now, change.modified.as_deref()).await? {
+            GroupChange::Added => applied.added.push(group.id),
+            GroupChange::Changed => applied.changed.push(group.id),
+            GroupChange::Unchanged => applied.unchanged.push(group.id),
+        }
+    }
+    for id in &delta.withdrawn {
+        let done = sqlx::query(
+            "UPDATE groups SET withdrawn = TRUE, updated_at = $2 WHERE id = $1 AND NOT withdrawn",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if done > 0 {
+            applied.withdrawn.push(id.clone());
+        }
+    }
+    tx.commit().await?;
+    Ok(applied)
+}
+
 pub(super) async fn put_group(db: &PostgresStore, group: &Group) -> StoreResult<GroupChange> {
     let mut tx = db.pool.begin().await?;
-    let outcome = upsert_group(&mut tx, group, now_ms()).await?;
+    let outcome = upsert_group(&mut tx, group, now_ms(), None).await?;
     tx.commit().await?;
     Ok(outcome)
 }

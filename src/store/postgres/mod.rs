@@ -16,6 +16,7 @@ mod queue;
 mod registry;
 mod runs;
 
+use crate::core::delta::Delta;
 use crate::core::domain::{Group, School, Snapshot, Target};
 use crate::core::job::{JobKind, JobState, Lane};
 use crate::core::link::Link;
@@ -83,6 +84,10 @@ impl Store for PostgresStore {
     // Schools, groups and links: `groups`.
     async fn import_snapshot(&self, snapshot: &Snapshot) -> StoreResult<ImportApplied> {
         groups::import_snapshot(self, snapshot).await
+    }
+
+    async fn apply_delta(&self, delta: &Delta) -> StoreResult<ImportApplied> {
+        groups::apply_delta(self, delta).await
     }
 
     async fn put_group(&self, group: &Group) -> StoreResult<GroupChange> {

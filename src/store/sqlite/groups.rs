@@ -1,9 +1,10 @@
-//! Schools, groups and links in SQLite: the snapshot import (one transaction), one group's put,
-//! the reads, and saving a link (never turning `mis_linked` back on). Owns the row mapping of
+//! Schools, groups and links in SQLite: the snapshot import and a delta (one transaction each),
+//! one group's put, the reads, and saving a link (never turning `mis_linked` back on). Owns the row mapping of
 //! `schools`, `groups` and `links`, and `save_link_in`, which the queue uses to save a link with a
 //! job's end.
 
 use super::{SqliteStore, json, parse_json};
+use crate::core::delta::Delta;
 use crate::core::domain::{Group, School, Snapshot, Target};
 use crate::core::link::Link;
 use crate::core::roster::Roster;
@@ -46,6 +47,7 @@ fn group_from(row: &SqliteRow) -> StoreResult<StoredGroup> {
             learners: parse_json(row.get::<&str, _>("learners"), "group learners")?,
         },
         withdrawn: row.get::<i64, _>("withdrawn") != 0,
+        source_modified: row.get("source_modified"),
     })
 }
 
@@ -100,34 +102,44 @@ pub(super) async fn save_link_in(tx: &mut sqlx::SqliteConnection, l: &Link) -> S
     Ok(())
 }
 
-/// Writes one group inside `tx` (unless unchanged) and makes its missing links.
+/// Writes one group inside `tx` (unless unchanged) and makes its missing links. `modified`: the
+/// delta's `dateLastModified`, kept with the group (None from a snapshot or a push: cleared when
+/// the group changes).
 async fn upsert_group(
     tx: &mut sqlx::SqliteConnection,
     g: &Group,
     now: i64,
+    modified: Option<&str>,
 ) -> StoreResult<GroupChange> {
     let existing = sqlx::query("SELECT * FROM groups WHERE id = ?1")
         .bind(&g.id)
         .fetch_optional(&mut *tx)
         .await?;
-    let outcome = match &existing {
+    let old = existing.as_ref().map(group_from).transpose()?;
+    let outcome = match &old {
         None => GroupChange::Added,
-        Some(row) => {
-            let old = group_from(row)?;
-            if old.group == *g && !old.withdrawn {
-                GroupChange::Unchanged
-            } else {
-                GroupChange::Changed
-            }
-        }
+        Some(old) if old.group == *g && !old.withdrawn => GroupChange::Unchanged,
+        Some(_) => GroupChange::Changed,
     };
-    if outcome != GroupChange::Unchanged {
+    if outcome == GroupChange::Unchanged {
+        // The data are the same; a later `dateLastModified` is still kept.
+        if let Some(modified) = modified
+            && old.as_ref().and_then(|o| o.source_modified.as_deref()) != Some(modified)
+        {
+            sqlx::query("UPDATE groups SET source_modified = ?2 WHERE id = ?1")
+                .bind(&g.id)
+                .bind(modified)
+                .execute(&mut *tx)
+                .await?;
+        }
+    } else {
         sqlx::query(
-            "INSERT INTO groups (id, school_id, academic_year, name, year_group, subject, targets, teachers, learners, withdrawn, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, ?10)
+            "INSERT INTO groups (id, school_id, academic_year, name, year_group, subject, targets, teachers, learners, withdrawn, updated_at, source_modified)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, ?10, ?11)
              ON CONFLICT(id) DO UPDATE SET school_id = excluded.school_id, academic_year = excluded.academic_year,
                name = excluded.name, year_group = excluded.year_group, subject = excluded.subject, targets = excluded.targets,
-               teachers = excluded.teachers, learners = excluded.learners, withdrawn = 0, updated_at = excluded.updated_at",
+               teachers = excluded.teachers, learners = excluded.learners, withdrawn = 0, updated_at = excluded.updated_at,
+               source_modified = excluded.source_modified",
         )
         .bind(&g.id)
         .bind(&g.school)
@@ -139,6 +151,7 @@ async fn upsert_group(
         .bind(json(&g.teachers))
         .bind(json(&g.learners))
         .bind(now)
+        .bind(modified)
         .execute(&mut *tx)
         .await?;
     }
@@ -161,19 +174,10 @@ pub(super) async fn import_snapshot(
     let mut tx = db.writer.begin_with("BEGIN IMMEDIATE").await?;
     let mut applied = ImportApplied::default();
     for s in &snapshot.schools {
-        sqlx::query(
-            "INSERT INTO schools (id, name, admins, updated_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(id) DO UPDATE SET name = excluded.name, admins = excluded.admins, updated_at = excluded.updated_at",
-        )
-        .bind(&s.id)
-        .bind(&s.name)
-        .bind(json(&s.admins))
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        upsert_school(&mut tx, s, now).await?;
     }
     for g in &snapshot.groups {
-        match upsert_group(&mut tx, g, now).await? {
+        match upsert_group(&mut tx, g, now, None).await? {
             GroupChange::Added => applied.added.push(g.id.clone()),
             GroupChange::Changed => applied.changed.push(g.id.clone()),
             GroupChange::Unchanged => applied.unchanged.push(g.id.clone()),
@@ -203,9 +207,75 @@ pub(super) async fn import_snapshot(
     Ok(applied)
 }
 
+async fn upsert_school(tx: &mut sqlx::SqliteConnection, s: &School, now: i64) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO schools (id, name, admins, updated_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT(id) DO UPDATE SET name = excluded.name, admins = excluded.admins, updated_at = excluded.updated_at",
+    )
+    .bind(&s.id)
+    .bind(&s.name)
+    .bind(json(&s.admins))
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// A delta in one transaction: each named school and group merged with what is stored, then
+/// the withdrawals (see `Store::apply_delta`).
+pub(super) async fn apply_delta(db: &SqliteStore, delta: &Delta) -> StoreResult<ImportApplied> {
+    let now = now_ms();
+    let mut tx = db.writer.begin_with("BEGIN IMMEDIATE").await?;
+    for change in &delta.schools {
+        let row = sqlx::query("SELECT * FROM schools WHERE id = ?1")
+            .bind(&change.id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let old = row.as_ref().map(school_from).transpose()?;
+        if let Some(new) = change.apply(old.as_ref())
+            && old.as_ref() != Some(&new)
+        {
+            upsert_school(&mut tx, &new, now).await?;
+        }
+    }
+    let mut applied = ImportApplied::default();
+    for change in &delta.groups {
+        let row = sqlx::query("SELECT * FROM groups WHERE id = ?1")
+            .bind(&change.id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let old = row.as_ref().map(group_from).transpose()?;
+        // Only a class row brings a withdrawn group back; enrollments alone do not.
+        let base = old.filter(|o| !o.withdrawn || change.data.is_some());
+        let Some(group) = change.apply(base.as_ref().map(|o| &o.group)) else {
+            continue;
+        };
+        match upsert_group(&mut tx, &group, now, change.modified.as_deref()).await? {
+            GroupChange::Added => applied.added.push(group.id),
+            GroupChange::Changed => applied.changed.push(group.id),
+            GroupChange::Unchanged => applied.unchanged.push(group.id),
+        }
+    }
+    for id in &delta.withdrawn {
+        let done = sqlx::query(
+            "UPDATE groups SET withdrawn = 1, updated_at = ?2 WHERE id = ?1 AND withdrawn = 0",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if done > 0 {
+            applied.withdrawn.push(id.clone());
+        }
+    }
+    tx.commit().await?;
+    Ok(applied)
+}
+
 pub(super) async fn put_group(db: &SqliteStore, group: &Group) -> StoreResult<GroupChange> {
     let mut tx = db.writer.begin_with("BEGIN IMMEDIATE").await?;
-    let outcome = upsert_group(&mut tx, group, now_ms()).await?;
+    let outcome = upsert_group(&mut tx, group, now_ms(), None).await?;
     tx.commit().await?;
     Ok(outcome)
 }

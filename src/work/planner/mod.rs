@@ -13,7 +13,10 @@ mod sync;
 mod tests;
 
 pub use archive::{ArchiveRefusal, ArchiveSummary, archive_year};
-pub use import::{GroupChange, ImportSummary, PutGroupSummary, import, put_group};
+pub use import::{
+    GroupChange, ImportSource, ImportSummary, PutGroupSummary, import, import_delta, import_from,
+    put_group,
+};
 pub use nightly::{NightlySummary, nightly};
 pub use restore::{RestoreAccepted, RestoreRefusal, restore};
 pub use sync::{SyncSummary, sync};
