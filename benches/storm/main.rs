@@ -6,9 +6,17 @@
 //! ```text
 //! cargo bench --bench storm -- [--groups 20000] [--seconds 60] [--restores 20] [--fault-rate 0.03]
 //!     [--concurrency 64] [--admins 3] [--runs clean,faults] [--calls-csv FILE]
+//!     [--database postgres://postgres@127.0.0.1:5432/postgres --workers 3]
 //! ```
 //!
-//! The store is SQLite and one worker runs in this process, as `work --until-idle` would (`single`).
+//! Two modes:
+//! - **single process** (the default): the store is SQLite and one worker runs in this process, as
+//!   `work --until-idle` would (`single`).
+//! - **several processes** (`--database URL`): a fresh database `storm_…` is made on that
+//!   PostgreSQL server (dropped at the end), and `--workers W` processes of the real binary
+//!   (`class-sync serve`) share it: W − 1 start with the storm, the last joins at a quarter of it
+//!   and one of the first is killed (SIGKILL) at half of it. Restores are pressed through their HTTP
+//!   API, round-robin over the live processes (`multi`, `children`, `pg`).
 //!
 //! `--admins N` sets the Classroom admins impersonated (`[google] admin_emails`); below three, the
 //! per-user quota (1,200/min each) binds instead of the per-client one (3,000/min).
@@ -19,6 +27,9 @@
 //! checks that every link ends as expected with no duplicates and nothing lost, and exits non-zero
 //! when not. Not a timed test: the numbers are for reading (quote medians of several runs).
 
+mod children;
+mod multi;
+mod pg;
 mod report;
 mod setup;
 mod single;
@@ -49,6 +60,12 @@ pub struct Args {
     /// Which runs: clean, faults, or both (comma-separated).
     #[arg(long, default_value = "clean,faults")]
     runs: String,
+    /// A PostgreSQL server: run several worker processes on a fresh database there.
+    #[arg(long)]
+    database: Option<String>,
+    /// Worker processes (`class-sync serve`) with `--database` (default 3).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=16))]
+    workers: Option<u32>,
     /// Writes the mocks' call log of the (last) run to this CSV file: service, bucket, Classroom
     /// user, seconds since the first request, status. For looking at pacing request by request.
     #[arg(long)]
@@ -60,6 +77,9 @@ pub struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.database.is_none() && args.workers.is_some() {
+        bail!("--workers needs --database (the worker processes share a PostgreSQL store)");
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -70,7 +90,10 @@ fn main() -> anyhow::Result<()> {
             "faults" => args.fault_rate,
             other => bail!("unknown run `{other}` (clean, faults)"),
         };
-        ok &= rt.block_on(single::storm(&args, rate))?;
+        ok &= match &args.database {
+            None => rt.block_on(single::storm(&args, rate))?,
+            Some(url) => rt.block_on(multi::storm(&args, url, rate))?,
+        };
     }
     if !ok {
         bail!("a storm did not end as expected");
