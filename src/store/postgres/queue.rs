@@ -15,12 +15,12 @@
 //! - The Restore grant locks the link row (`FOR UPDATE`) under that lock, decides with
 //!   `Link::grant_restore` on the row as it is, and writes it back in the same transaction; a job
 //!   end saving the same link waits for it and cannot turn `mis_linked` back on (`save_link_in`).
-//! - A claim is one statement per job: pick the best runnable job (`FOR UPDATE SKIP LOCKED`, so
-//!   claimers never wait for each other) and mark it running. "Jobs of one link never run at the
+//! - A claim is one statement per batch: pick the best runnable jobs, one per link (`FOR UPDATE
+//!   SKIP LOCKED`, so claimers never wait for each other), and mark them running. "Jobs of one link never run at the
 //!   same time" is enforced by the unique index `jobs_running_link` (one running job per link);
 //!   the pick's NOT EXISTS avoids it, and when two claimers race for two jobs of one link, the
 //!   loser's statement fails on the index and is simply retried (its next pick sees the winner's
-//!   running job). Each pick is its own transaction, so a claimed job is visible at once.
+//!   running job). Each batch is its own transaction, so claimed jobs are visible at once.
 //! - New work wakes idle workers on every machine: enqueue, the grant and release `NOTIFY`
 //!   new work inside their transaction (delivered at commit, so a woken worker finds the job);
 //!   `notes` owns the channel and its listener.
@@ -284,40 +284,49 @@ pub(super) async fn grant_restore(
     Ok(Some(enqueued))
 }
 
-/// Picks the best runnable job of `$2` at `$1` and marks it running for `$3` until `$4`: highest lane
-/// first, then oldest, among queued jobs and orphaned running ones, taken over as they are (a
-/// restore whose worker died goes before queued archives). Orphaned: its holder is not a worker
-/// seen at or after `$5` (dead, or never registered), or its lease ran out. Each branch walks its
-/// own index to its first unlocked, runnable row; the better of the two wins. A link with any
-/// running job (live, or orphaned and waiting to be taken over) has no other job picked.
+/// Picks up to `$6` of the best runnable jobs of `$2` at `$1` and marks them running for `$3` until
+/// `$4`: highest lane first, then oldest, among queued jobs and orphaned running ones, taken over as
+/// they are (a restore whose worker died goes before queued archives). Orphaned: its holder is not a
+/// worker seen at or after `$5` (dead, or never registered), or its lease ran out. Each branch walks
+/// its own index to its first `$6` unlocked, runnable rows; one job per link is kept (the target is
+/// fixed, so the group names the link), and the best `$6` win. A link with any running job (live,
+/// or orphaned and waiting to be taken over) has no queued job picked.
 ///
 /// A holder is judged by the last heartbeat committed when the statement starts (one beating at
 /// that moment and still inside its window keeps its jobs); a beat committing later re-checks
 /// `locked_by` on the locked rows and finds a taken-over job no longer its own.
-const CLAIM_ONE: &str = "
-UPDATE jobs SET state = 'running', locked_by = $3, lease_until = $4, attempts = attempts + 1
-WHERE id = (
-  SELECT id FROM (
-    SELECT id, lane, run_at FROM (
-      SELECT j.id, j.lane, j.run_at FROM jobs j
-      WHERE j.state = 'queued' AND j.target = $2 AND j.run_at <= $1
-        AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.state = 'running'
-                        AND r.group_id = j.group_id AND r.target = j.target)
-      ORDER BY j.lane DESC, j.run_at, j.id LIMIT 1
-      FOR UPDATE SKIP LOCKED) queued
-    UNION ALL
-    SELECT id, lane, run_at FROM (
-      SELECT j.id, j.lane, j.run_at FROM jobs j
-      WHERE j.state = 'running' AND j.target = $2
-        AND (j.lease_until < $1
-             OR (j.locked_by <> $3
-                 AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = j.locked_by AND w.seen_at >= $5)))
-      ORDER BY j.lane DESC, j.run_at, j.id LIMIT 1
-      FOR UPDATE SKIP LOCKED) expired
-  ) candidates
-  ORDER BY lane DESC, run_at, id LIMIT 1
+const CLAIM_MANY: &str = "
+WITH candidates AS (
+  SELECT id, group_id, lane, run_at FROM (
+    SELECT j.id, j.group_id, j.lane, j.run_at FROM jobs j
+    WHERE j.state = 'queued' AND j.target = $2 AND j.run_at <= $1
+      AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.state = 'running'
+                      AND r.group_id = j.group_id AND r.target = j.target)
+    ORDER BY j.lane DESC, j.run_at, j.id LIMIT $6
+    FOR UPDATE SKIP LOCKED) queued
+  UNION ALL
+  SELECT id, group_id, lane, run_at FROM (
+    SELECT j.id, j.group_id, j.lane, j.run_at FROM jobs j
+    WHERE j.state = 'running' AND j.target = $2
+      AND (j.lease_until < $1
+           OR (j.locked_by <> $3
+               AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = j.locked_by AND w.seen_at >= $5)))
+    ORDER BY j.lane DESC, j.run_at, j.id LIMIT $6
+    FOR UPDATE SKIP LOCKED) expired
+),
+one_per_link AS (
+  SELECT DISTINCT ON (group_id) id, lane, run_at FROM candidates
+  ORDER BY group_id, lane DESC, run_at, id
+),
+picked AS (
+  SELECT id FROM one_per_link ORDER BY lane DESC, run_at, id LIMIT $6
+),
+claimed AS (
+  UPDATE jobs SET state = 'running', locked_by = $3, lease_until = $4, attempts = attempts + 1
+  WHERE id IN (SELECT id FROM picked)
+  RETURNING *
 )
-RETURNING *";
+SELECT * FROM claimed ORDER BY lane DESC, run_at, id";
 
 pub(super) async fn claim(
     db: &PostgresStore,
@@ -328,22 +337,31 @@ pub(super) async fn claim(
     lease_ms: i64,
     live_since: i64,
 ) -> StoreResult<Vec<Job>> {
-    let mut claimed = Vec::new();
+    let mut claimed: Vec<Job> = Vec::new();
     let mut races = 0;
-    // One job at a time, each pick its own statement: each sees the ones before it (and every
-    // other worker's), so jobs of one link never run together.
+    // A batch a statement (a storm claims hundreds of jobs a second, and each statement is a round
+    // trip). Each statement sees the jobs claimed before it, by this worker and every other.
     while claimed.len() < limit {
-        let picked = sqlx::query(CLAIM_ONE)
+        let want = limit - claimed.len();
+        let picked = sqlx::query(CLAIM_MANY)
             .bind(now)
             .bind(target.as_str())
             .bind(worker)
             .bind(now + lease_ms)
             .bind(live_since)
-            .fetch_optional(&db.pool)
+            .bind(want as i64)
+            .fetch_all(&db.pool)
             .await;
         match picked {
-            Ok(Some(row)) => claimed.push(job_from(&row)?),
-            Ok(None) => break,
+            Ok(rows) => {
+                let got = rows.len();
+                for row in &rows {
+                    claimed.push(job_from(row)?);
+                }
+                if got < want {
+                    break;
+                }
+            }
             // Another worker took a job of the same link between our pick and our write.
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() && races < CLAIM_RACES => {
                 races += 1;
