@@ -57,10 +57,11 @@ impl WorkerKind {
     }
 }
 
-/// How often a worker beats: often enough that a lease never lapses under a live worker, and that
-/// a dead worker's jobs and share of the quota pass to the others within seconds (`live_window`).
+/// How often a worker beats (at least every second): often enough that a lease never lapses under
+/// a live worker, that a dead worker's jobs and share of the quota pass to the others within three
+/// seconds (`live_window`), and that a joining worker waits little more than a second.
 fn beat_interval(app: &App) -> Duration {
-    Duration::from_secs_f64((app.config.worker.lease_seconds as f64 / 10.0).clamp(0.2, 2.0))
+    Duration::from_secs_f64((app.config.worker.lease_seconds as f64 / 10.0).clamp(0.2, 1.0))
 }
 
 /// A worker not seen for three beats is taken for dead.
