@@ -197,10 +197,16 @@ impl Bucket {
         }
     }
 
+    /// A new limiter at `rate`, starting without burst for the keys in use (see `Limiter::drain`).
     pub(super) fn set_rate(&self, rate: f64) {
         self.current.store(rate.to_bits(), Ordering::Relaxed);
-        *self.limiter.write().unwrap_or_else(|e| e.into_inner()) =
-            Arc::new(Limiter::new(self.id.keyed(), rate, self.id.window()));
+        let limiter = Limiter::new(self.id.keyed(), rate, self.id.window());
+        {
+            let queues = lock(&self.queues);
+            let gates = lock(&self.gates);
+            limiter.drain(queues.keys().chain(gates.keys()).map(String::as_str));
+        }
+        *self.limiter.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(limiter);
     }
 
     /// A 429: counts a throttling episode; several in a row lower the rate.

@@ -355,9 +355,15 @@ mod tests {
             first >= retry_after && first <= retry_after + TIMER_RESOLUTION,
             "the first call went {first:?} after the 429, its Retry-After was {retry_after:?}"
         );
-        // Then paced at the bucket's rate.
-        let period = paced_period(MicrosoftLimits::default().teams_write);
-        let gap = granted_at(&grants, "operator") - first;
+        // Then the bucket's burst (two cells at 30/s) at once, and the rest paced at its rate.
+        let operator = granted_at(&grants, "operator");
+        assert!(operator <= first + TIMER_RESOLUTION, "{operator:?}");
+        let period = super::pacing::quota(
+            MicrosoftLimits::default().teams_write,
+            Duration::from_secs(1),
+        )
+        .replenish_interval();
+        let gap = granted_at(&grants, "nightly") - operator;
         assert!(gap >= period && gap <= period + TIMER_RESOLUTION, "{gap:?}");
     }
 
@@ -607,6 +613,27 @@ mod tests {
             t.acquire(&keys).await;
         }
         assert_eq!(client(&t), configured * 0.5, "recovered to the share");
+    }
+
+    /// A new share (or a lowered rate) makes the limiter anew, without a fresh burst: a share
+    /// re-balanced several times in a storm must not send a burst each time.
+    #[tokio::test(start_paused = true)]
+    async fn a_new_share_brings_no_new_burst() {
+        let limits = GoogleLimits::default();
+        let t = Arc::new(Throttle::new(None, Some(&limits)));
+        let client = [BucketKey::of(BucketId::ClassroomClient)];
+        t.set_share(0.5);
+        let grants = Grants::default();
+        let tasks = (0..5)
+            .map(|i| caller(&t, Lane::Nightly, &client, &format!("call-{i}"), &grants))
+            .collect();
+        all(tasks).await;
+        let period = paced_period(limits.per_client / 60.0 * 0.5);
+        let first = lock(&grants).iter().map(|(_, at)| *at).min().unwrap();
+        assert!(
+            first + TIMER_RESOLUTION >= period,
+            "a burst after the new share: {first:?}"
+        );
     }
 
     /// A held throttle sends nothing, in any lane, until it is released.
