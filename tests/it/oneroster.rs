@@ -248,6 +248,14 @@ async fn a_zip_with_unsafe_paths_is_refused_naming_each_entry() {
 fn the_public_samples_are_refused_with_exactly_their_problems() {
     let samples =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/oneroster-samples");
+    // Reference material beside the checkout, not part of it: a checkout without it says so.
+    if !samples.is_dir() {
+        eprintln!(
+            "SKIPPED: the public OneRoster samples are not at {}",
+            samples.display()
+        );
+        return;
+    }
     // Their school years end in 2023 (catalyst) and have no schoolYear column (oat-sa): configure
     // 2022-23 so that what is reported is the samples' own doing.
     let years = vec!["2022-23".to_string()];
