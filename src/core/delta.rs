@@ -98,6 +98,13 @@ impl GroupDelta {
         add_missing(&mut group.learners, &m.add_learners);
         Some(group)
     }
+
+    /// `apply` to the group as the store holds it: a withdrawn group comes back only with a class
+    /// row; enrollments alone do not bring it back.
+    pub fn apply_to_stored(&self, stored: Option<&Group>, withdrawn: bool) -> Option<Group> {
+        let base = stored.filter(|_| !withdrawn || self.data.is_some());
+        self.apply(base)
+    }
 }
 
 impl SchoolDelta {
@@ -181,6 +188,34 @@ mod tests {
             None,
             "members of a group that is not there"
         );
+    }
+
+    /// A withdrawn group comes back with a class row, never with enrollments alone.
+    #[test]
+    fn only_a_class_row_brings_a_withdrawn_group_back() {
+        let enrollments = GroupDelta {
+            id: "g1".into(),
+            data: None,
+            members: members(&["t3@x.cymru"], &[], &[], &[]),
+            modified: None,
+        };
+        assert_eq!(enrollments.apply_to_stored(Some(&stored()), true), None);
+        assert!(
+            enrollments
+                .apply_to_stored(Some(&stored()), false)
+                .is_some()
+        );
+        let class = GroupDelta {
+            data: Some(GroupData {
+                school: "s1".into(),
+                academic_year: "2025-26".into(),
+                name: "7A Maths".into(),
+                targets: vec![Target::Teams],
+            }),
+            ..enrollments
+        };
+        let back = class.apply_to_stored(Some(&stored()), true).expect("back");
+        assert!(back.teachers.contains(&"t3@x.cymru".to_string()));
     }
 
     #[test]

@@ -55,6 +55,17 @@ pub struct ImportApplied {
     pub withdrawn: Vec<String>,
 }
 
+impl ImportApplied {
+    /// Counts one group's put under what it did.
+    pub fn record(&mut self, id: String, change: GroupChange) {
+        match change {
+            GroupChange::Added => self.added.push(id),
+            GroupChange::Changed => self.changed.push(id),
+            GroupChange::Unchanged => self.unchanged.push(id),
+        }
+    }
+}
+
 /// A job to enqueue.
 #[derive(Clone, Debug)]
 pub struct NewJob {

@@ -220,11 +220,8 @@ pub(super) async fn import_snapshot(
         upsert_school(&mut tx, s, now).await?;
     }
     for g in &snapshot.groups {
-        match upsert_group(&mut tx, g, now, None).await? {
-            GroupChange::Added => applied.added.push(g.id.clone()),
-            GroupChange::Changed => applied.changed.push(g.id.clone()),
-            GroupChange::Unchanged => applied.unchanged.push(g.id.clone()),
-        }
+        let change = upsert_group(&mut tx, g, now, None).await?;
+        applied.record(g.id.clone(), change);
     }
     // A snapshot is the full state of the schools it lists: their other groups are withdrawn.
     let present: Vec<&str> = snapshot.groups.iter().map(|g| g.id.as_str()).collect();
@@ -290,16 +287,12 @@ pub(super) async fn apply_delta(db: &PostgresStore, delta: &Delta) -> StoreResul
             .fetch_optional(&mut *tx)
             .await?;
         let old = row.as_ref().map(group_from).transpose()?;
-        // Only a class row brings a withdrawn group back; enrollments alone do not.
-        let base = old.filter(|o| !o.withdrawn || change.data.is_some());
-        let Some(group) = change.apply(base.as_ref().map(|o| &o.group)) else {
+        let withdrawn = old.as_ref().is_some_and(|o| o.withdrawn);
+        let Some(group) = change.apply_to_stored(old.as_ref().map(|o| &o.group), withdrawn) else {
             continue;
         };
-        match upsert_group(&mut tx, &group, now, change.modified.as_deref()).await? {
-            GroupChange::Added => applied.added.push(group.id),
-            GroupChange::Changed => applied.changed.push(group.id),
-            GroupChange::Unchanged => applied.unchanged.push(group.id),
-        }
+        let outcome = upsert_group(&mut tx, &group, now, change.modified.as_deref()).await?;
+        applied.record(group.id, outcome);
     }
     for id in &delta.withdrawn {
         let done = sqlx::query(
