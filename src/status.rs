@@ -1,5 +1,6 @@
 //! The read side for operators: the `status` documents, overall (links by year and state, the
-//! queue, live workers, the last nightly runs, recent audit) or for one group.
+//! queue, live workers, the last nightly runs, recent audit, stale schools), for one group, and the
+//! provisioning status of schools (each one's last import, whether its data has stopped arriving).
 //!
 //! These types are what `GET /v1/status` and `GET /v1/groups/{id}` return, what `status --json`
 //! prints and what the OpenAPI document describes: one definition, so the three cannot drift.
@@ -8,7 +9,7 @@
 use crate::core::domain::Target;
 use crate::core::link::Link;
 use crate::core::link::LinkState;
-use crate::store::{AuditEntry, Run, Store, StoreResult, WorkerInfo};
+use crate::store::{AuditEntry, Run, SchoolImport, Store, StoreResult, WorkerInfo};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -99,6 +100,103 @@ pub struct StatusDocument {
     pub last_successful_nightly: Option<RunDocument>,
     /// Newest first.
     pub recent_audit: Vec<AuditDocument>,
+    /// Provisioning status in brief: how many schools are known and how many are stale.
+    pub schools: SchoolsSummaryDocument,
+}
+
+/// The schools whose data has stopped arriving, for the overall status.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SchoolsSummaryDocument {
+    pub known: u64,
+    /// Schools with no import for `stale_after_days` or more (or none ever recorded).
+    pub stale: u64,
+    pub stale_after_days: u32,
+    /// The stalest schools first (never imported, then the oldest import), at most
+    /// `STALE_LISTED`; `GET /v1/schools` has them all.
+    pub stalest: Vec<String>,
+}
+
+/// Stale schools named in the overall status; the rest are counted.
+pub const STALE_LISTED: usize = 20;
+
+/// One import as one school saw it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SchoolImportDocument {
+    /// RFC 3339: when it ran.
+    pub at: Option<String>,
+    /// The date the calendar rules used (`YYYY-MM-DD`), from which staleness is counted.
+    pub day: String,
+    /// `json`, `oneroster bulk` or `oneroster delta`.
+    pub format: String,
+    /// The file, folder or zip imported; null when it came from elsewhere.
+    pub file: Option<String>,
+    pub actor: String,
+    /// The school's groups it added, changed, left unchanged and withdrew.
+    pub added: u64,
+    pub changed: u64,
+    pub unchanged: u64,
+    pub withdrawn: u64,
+    /// Jobs it enqueued for the school's groups.
+    pub enqueued: u64,
+    /// Links whose work it held back, by reason (`before new_groups_from`,
+    /// `after mis_sync_cutoff`, `restored (MIS-unlinked)`, `target not configured`,
+    /// `year not configured`).
+    pub held_back: BTreeMap<String, u64>,
+}
+
+/// A school's provisioning status: its last import and whether its data has stopped arriving;
+/// with its recent history when one school is asked for.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SchoolStatusDocument {
+    pub school: String,
+    pub name: String,
+    /// Null when no import has been recorded for it.
+    pub last_import: Option<SchoolImportDocument>,
+    /// Whole days from the last import's day to today; null when none.
+    pub days_since_import: Option<i64>,
+    /// No import for `[import] stale_after_days` or more, or none recorded.
+    pub stale: bool,
+    /// Newest first (`GET /v1/schools/{id}`, `status --school`); absent in lists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<Vec<SchoolImportDocument>>,
+}
+
+/// `GET /v1/schools`: every known school with its last import, a page at a time, in id order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SchoolsDocument {
+    /// The date staleness is counted to.
+    pub today: String,
+    pub stale_after_days: u32,
+    pub schools: Vec<SchoolStatusDocument>,
+    /// The id to pass as `after` for the next page; null on the last page.
+    pub next: Option<String>,
+    /// Known schools in all.
+    pub total: u64,
+}
+
+/// How provisioning status is judged: the date to count to and the configured limit.
+#[derive(Clone, Copy, Debug)]
+pub struct Staleness {
+    pub today: NaiveDate,
+    pub after_days: u32,
+}
+
+impl Staleness {
+    /// Whole days since `day` (a stored `YYYY-MM-DD`); None when it is not a date.
+    pub fn days_since(&self, day: &str) -> Option<i64> {
+        let day = NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()?;
+        Some((self.today - day).num_days())
+    }
+
+    /// A school is stale when its last import is `after_days` or more days old, or it has none: the
+    /// provisioning client runs weekly, so a day past a week means a missed run.
+    pub fn is_stale(&self, last_day: Option<&str>) -> bool {
+        match last_day.map(|d| self.days_since(d)) {
+            Some(Some(days)) => days >= i64::from(self.after_days),
+            // No import, or a day no version writes: nothing tells us its data is current.
+            _ => true,
+        }
+    }
 }
 
 /// What the overall document is asked for.
@@ -110,6 +208,8 @@ pub struct StatusQuery {
     pub workers_seen_since_ms: i64,
     /// How many of the latest audit entries to include.
     pub audit_entries: u32,
+    /// `[import] stale_after_days`.
+    pub stale_after_days: u32,
 }
 
 /// One group's document, or None when there is no such group.
@@ -166,7 +266,121 @@ pub async fn overall(store: &dyn Store, query: StatusQuery) -> StoreResult<Statu
             .into_iter()
             .map(audit)
             .collect(),
+        schools: schools_summary(
+            store,
+            Staleness {
+                today: query.today,
+                after_days: query.stale_after_days,
+            },
+        )
+        .await?,
     })
+}
+
+async fn schools_summary(
+    store: &dyn Store,
+    staleness: Staleness,
+) -> StoreResult<SchoolsSummaryDocument> {
+    let days = store.last_import_days().await?;
+    let mut stale: Vec<(&str, Option<&str>)> = days
+        .iter()
+        .map(|(id, last)| (id.as_str(), last.as_ref().map(|(day, _)| day.as_str())))
+        .filter(|(_, day)| staleness.is_stale(*day))
+        .collect();
+    // Never imported first (None sorts before Some), then the oldest day.
+    stale.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(b.0)));
+    Ok(SchoolsSummaryDocument {
+        known: days.len() as u64,
+        stale: stale.len() as u64,
+        stale_after_days: staleness.after_days,
+        stalest: stale
+            .iter()
+            .take(STALE_LISTED)
+            .map(|(id, _)| id.to_string())
+            .collect(),
+    })
+}
+
+/// Imports of one school shown in its history.
+pub const SCHOOL_HISTORY: u32 = 20;
+
+/// One school's provisioning status with its recent history, or None when the school is unknown.
+pub async fn school(
+    store: &dyn Store,
+    school_id: &str,
+    staleness: Staleness,
+) -> StoreResult<Option<SchoolStatusDocument>> {
+    let Some(known) = store.school(school_id).await? else {
+        return Ok(None);
+    };
+    let history: Vec<SchoolImportDocument> = store
+        .school_imports(school_id, SCHOOL_HISTORY)
+        .await?
+        .into_iter()
+        .map(school_import)
+        .collect();
+    let mut doc = school_status(known.id, known.name, history.first().cloned(), staleness);
+    doc.history = Some(history);
+    Ok(Some(doc))
+}
+
+/// Every known school with its last import, `limit` at a time after the school id `after`.
+pub async fn schools(
+    store: &dyn Store,
+    staleness: Staleness,
+    after: Option<&str>,
+    limit: u32,
+) -> StoreResult<SchoolsDocument> {
+    // One more than asked tells whether another page follows.
+    let mut page = store.schools_with_last_import(after, limit + 1).await?;
+    let more = page.len() > limit as usize;
+    page.truncate(limit as usize);
+    let schools: Vec<SchoolStatusDocument> = page
+        .into_iter()
+        .map(|s| school_status(s.school_id, s.name, s.last.map(school_import), staleness))
+        .collect();
+    Ok(SchoolsDocument {
+        today: staleness.today.to_string(),
+        stale_after_days: staleness.after_days,
+        next: more
+            .then(|| schools.last().map(|s| s.school.clone()))
+            .flatten(),
+        schools,
+        total: store.school_ids().await?.len() as u64,
+    })
+}
+
+fn school_status(
+    school: String,
+    name: String,
+    last: Option<SchoolImportDocument>,
+    staleness: Staleness,
+) -> SchoolStatusDocument {
+    let day = last.as_ref().map(|l| l.day.as_str());
+    SchoolStatusDocument {
+        days_since_import: day.and_then(|d| staleness.days_since(d)),
+        stale: staleness.is_stale(day),
+        school,
+        name,
+        last_import: last,
+        history: None,
+    }
+}
+
+fn school_import(i: SchoolImport) -> SchoolImportDocument {
+    SchoolImportDocument {
+        at: rfc3339(i.at),
+        day: i.day,
+        format: i.format,
+        file: i.file,
+        actor: i.actor,
+        added: i.counts.added,
+        changed: i.counts.changed,
+        unchanged: i.counts.unchanged,
+        withdrawn: i.counts.withdrawn,
+        enqueued: i.enqueued,
+        held_back: i.held_back,
+    }
 }
 
 /// A stored time (ms since the epoch) as RFC 3339, to the second.

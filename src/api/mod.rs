@@ -8,6 +8,7 @@
 mod error;
 mod groups;
 mod operator;
+mod schools;
 
 pub use error::{ApiError, BodyLimit, ErrorBody, ErrorCode};
 
@@ -128,6 +129,8 @@ fn routes() -> Vec<(&'static str, MethodRouter<ApiState>)> {
         ("/v1/archive", post(operator::archive)),
         ("/v1/jobs/{id}", get(operator::job)),
         ("/v1/status", get(operator::status)),
+        ("/v1/schools", get(schools::list)),
+        ("/v1/schools/{id}", get(schools::get_one)),
         ("/healthz", get(operator::healthz)),
         ("/metrics", get(operator::metrics)),
         ("/openapi.json", get(openapi_json)),
@@ -218,6 +221,8 @@ async fn openapi_json() -> axum::Json<utoipa::openapi::OpenApi> {
         operator::archive,
         operator::job,
         operator::status,
+        schools::list,
+        schools::get_one,
         operator::healthz,
         operator::metrics,
         openapi_json,
@@ -226,6 +231,7 @@ async fn openapi_json() -> axum::Json<utoipa::openapi::OpenApi> {
     tags(
         (name = "groups", description = "The portal's View Groups, Restore and group pushes"),
         (name = "operators", description = "Forced resync, year archive, jobs and status"),
+        (name = "schools", description = "Provisioning status: each school's last import"),
         (name = "service", description = "Liveness, metrics and this document")
     )
 )]

@@ -207,6 +207,16 @@ pub async fn status(app: Arc<App>, group: Option<&str>, json: bool) -> anyhow::R
     }
 }
 
+/// `status --school ID`: one school's provisioning status; exit 5 for a school not known.
+pub async fn school_status(app: Arc<App>, school: &str, json: bool) -> anyhow::Result<u8> {
+    let staleness = crate::status::Staleness {
+        today: app.today(),
+        after_days: app.config.import.stale_after_days,
+    };
+    let doc = crate::status::school(&*app.store, school, staleness).await?;
+    status::print_school(school, doc.as_ref(), staleness, json)
+}
+
 /// `serve`: refuses to start without both token files; runs until SIGTERM or Ctrl-C, then stops
 /// gracefully. Without `--today` the calendar follows the London date day by day.
 pub async fn serve(config: Config, fixed_today: Option<NaiveDate>) -> anyhow::Result<u8> {

@@ -89,9 +89,14 @@ pub enum Command {
         #[arg(long)]
         no_wait: bool,
     },
-    /// Links by year and state, the queue, the last nightly run; or one group's links.
+    /// Links by year and state, the queue, the last nightly run, stale schools; or one group's
+    /// links; or one school's provisioning status (`--school`).
     Status {
+        #[arg(conflicts_with = "school")]
         group: Option<String>,
+        /// One school's provisioning status: its last import and recent history.
+        #[arg(long)]
+        school: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -177,9 +182,14 @@ async fn run_inner(cli: Cli) -> anyhow::Result<u8> {
                     actor: person,
                     no_wait,
                 } => commands::restore(app, &group, target, &person, no_wait).await,
-                Command::Status { group, json } => {
-                    commands::status(app, group.as_deref(), json).await
-                }
+                Command::Status {
+                    group,
+                    school,
+                    json,
+                } => match school {
+                    Some(school) => commands::school_status(app, &school, json).await,
+                    None => commands::status(app, group.as_deref(), json).await,
+                },
                 Command::Import { .. } | Command::Serve | Command::Demo | Command::Store { .. } => {
                     unreachable!("handled above")
                 }

@@ -1,7 +1,10 @@
 //! `status`: the typed documents of `crate::status`, printed for people or as JSON.
 
 use super::exit;
-use crate::status::{GroupDocument, RunDocument, StatusDocument};
+use crate::status::{
+    GroupDocument, RunDocument, SchoolImportDocument, SchoolStatusDocument, Staleness,
+    StatusDocument,
+};
 
 /// Prints one group's document; false when there is no such group.
 pub fn print_group(id: &str, doc: Option<&GroupDocument>, as_json: bool) -> anyhow::Result<u8> {
@@ -87,6 +90,22 @@ pub fn print_overall(doc: &StatusDocument, as_json: bool) -> anyhow::Result<u8> 
             r.summary
         ),
     };
+    let schools = &doc.schools;
+    print!(
+        "schools: {} known, {} stale (no import for {} days or more)",
+        schools.known, schools.stale, schools.stale_after_days
+    );
+    if schools.stalest.is_empty() {
+        println!();
+    } else {
+        let more = schools.stale - schools.stalest.len() as u64;
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        println!(": {}{more}", schools.stalest.join(", "));
+    }
     show("last nightly", &doc.last_nightly);
     show("last successful nightly", &doc.last_successful_nightly);
     println!("recent audit (newest first):");
@@ -104,4 +123,89 @@ pub fn print_overall(doc: &StatusDocument, as_json: bool) -> anyhow::Result<u8> 
         );
     }
     Ok(exit::OK)
+}
+
+/// Prints one school's provisioning status: its last import, whether it is stale, its history.
+pub fn print_school(
+    id: &str,
+    doc: Option<&SchoolStatusDocument>,
+    staleness: Staleness,
+    as_json: bool,
+) -> anyhow::Result<u8> {
+    let Some(doc) = doc else {
+        eprintln!("not found: no school `{id}` (no import has named it)");
+        return Ok(exit::NOT_FOUND);
+    };
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(doc)?);
+        return Ok(exit::OK);
+    }
+    println!("{} — {}", doc.school, doc.name);
+    match (&doc.last_import, doc.days_since_import) {
+        (None, _) => println!("last run: never: no import has been recorded for this school"),
+        (Some(last), days) => println!(
+            "last run: {} ({}), {}",
+            last.day,
+            match days {
+                Some(0) => "today".to_string(),
+                Some(1) => "1 day ago".to_string(),
+                Some(n) => format!("{n} days ago"),
+                None => "?".to_string(),
+            },
+            source(last)
+        ),
+    }
+    println!(
+        "provisioning status: {}",
+        if doc.stale {
+            format!(
+                "STALE: no import for {} days or more; the provisioning client should run weekly",
+                staleness.after_days
+            )
+        } else {
+            "current".to_string()
+        }
+    );
+    let history = doc.history.as_deref().unwrap_or_default();
+    if !history.is_empty() {
+        println!("recent imports (newest first):");
+        println!(
+            "  {:<10} {:<20} {:<16} {:>6} {:>8} {:>10} {:>10} {:>5}  held back",
+            "day", "ran at", "format", "added", "changed", "unchanged", "withdrawn", "jobs"
+        );
+        for i in history {
+            println!(
+                "  {:<10} {:<20} {:<16} {:>6} {:>8} {:>10} {:>10} {:>5}  {}",
+                i.day,
+                i.at.as_deref().unwrap_or("-"),
+                i.format,
+                i.added,
+                i.changed,
+                i.unchanged,
+                i.withdrawn,
+                i.enqueued,
+                held(i)
+            );
+        }
+    }
+    Ok(exit::OK)
+}
+
+fn source(i: &SchoolImportDocument) -> String {
+    match &i.file {
+        Some(file) => format!("{} {file}, by {}", i.format, i.actor),
+        None => format!("{}, by {}", i.format, i.actor),
+    }
+}
+
+fn held(i: &SchoolImportDocument) -> String {
+    if i.held_back.is_empty() {
+        return "-".into();
+    }
+    let parts: Vec<String> = i
+        .held_back
+        .iter()
+        .map(|(why, n)| format!("{n} {why}"))
+        .collect();
+    parts.join(", ")
 }

@@ -142,6 +142,9 @@ impl Default for WorkerConfig {
 #[derive(Debug, Clone)]
 pub struct ImportConfig {
     pub default_targets: Vec<Target>,
+    /// A school with no import for this many days is flagged stale (the provisioning client
+    /// should run weekly).
+    pub stale_after_days: u32,
 }
 
 #[derive(Debug, Clone)]

@@ -93,6 +93,7 @@ pub(super) struct RawWorker {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawImport {
     pub(super) default_targets: Option<SpannedList>,
+    pub(super) stale_after_days: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize, Default)]

@@ -228,9 +228,11 @@ fn worker(w: RawWorker, src: Source) -> Result<WorkerConfig, ConfigError> {
 
 fn import(i: RawImport, src: Source) -> Result<ImportConfig, ConfigError> {
     let t = Table::new(src, "import");
+    let stale_after_days = t.at_least_one("stale_after_days", i.stale_after_days, 8)?;
     let Some(list) = i.default_targets else {
         return Ok(ImportConfig {
             default_targets: vec![Target::Teams],
+            stale_after_days,
         });
     };
     let span = list.span();
@@ -245,7 +247,10 @@ fn import(i: RawImport, src: Source) -> Result<ImportConfig, ConfigError> {
     if default_targets.is_empty() {
         return Err(t.error("default_targets", span, "must name at least one target"));
     }
-    Ok(ImportConfig { default_targets })
+    Ok(ImportConfig {
+        default_targets,
+        stale_after_days,
+    })
 }
 
 fn api(a: RawApi, src: Source, base: &Path) -> Result<ApiConfig, ConfigError> {
@@ -395,6 +400,7 @@ mod tests {
             ("shutdown_grace_seconds =", "shutdown_grace_seconds = 0", "worker.shutdown_grace_seconds", "positive"),
             ("default_targets =", r#"default_targets = ["zoom"]"#, "import.default_targets", "unknown target `zoom`"),
             ("default_targets =", "default_targets = []", "import.default_targets", "at least one target"),
+            ("stale_after_days =", "stale_after_days = 0", "import.stale_after_days", "at least 1"),
             ("listen =", r#"listen = "localhost""#, "api.listen", "not an address:port"),
             ("max_body_bytes =", "max_body_bytes = 1000", "api.max_body_bytes", "too small"),
             ("nightly_at =", r#"nightly_at = "1:30pm""#, "schedule.nightly_at", "HH:MM"),

@@ -1,5 +1,6 @@
 //! The Prometheus text of `/metrics`: queue depth by lane and kind, remote calls and 429s per
-//! bucket, bucket rates, job outcomes, restore latency, the last nightly run. Read from the store
+//! bucket, bucket rates, job outcomes, restore latency, the last nightly run, each school's last
+//! import. Read from the store
 //! and the throttle at each scrape; nothing here decides anything or reads a secret.
 
 use crate::app::App;
@@ -155,10 +156,43 @@ impl Metrics {
             last_ok,
         );
 
+        register_schools(&mut registry, app).await?;
+
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &registry)?;
         Ok(text)
     }
+}
+
+/// Each school's last import, for alerts on a provisioning client that stopped (`time() - x`), and
+/// the number of schools `status` flags as stale.
+async fn register_schools(registry: &mut Registry, app: &App) -> anyhow::Result<()> {
+    let last = Family::<Labels, FloatGauge>::default();
+    let stale = Gauge::<i64>::default();
+    let staleness = crate::status::Staleness {
+        today: app.today(),
+        after_days: app.config.import.stale_after_days,
+    };
+    for (school, latest) in app.store.last_import_days().await? {
+        let day = latest.as_ref().map(|(day, _)| day.as_str());
+        if staleness.is_stale(day) {
+            stale.inc();
+        }
+        let at = latest.map_or(0, |(_, at)| at);
+        last.get_or_create(&vec![("school", school)])
+            .set(at as f64 / 1000.0);
+    }
+    registry.register(
+        "class_sync_school_last_import_timestamp_seconds",
+        "When each school's data last arrived: its latest import (Unix seconds; 0: never)",
+        last,
+    );
+    registry.register(
+        "class_sync_schools_stale",
+        "Schools with no import for [import] stale_after_days or more (or none recorded)",
+        stale,
+    );
+    Ok(())
 }
 
 /// Remote calls, 429s, and the configured rate, this process's share and the current (adaptive)

@@ -1,8 +1,8 @@
 //! `store copy`: moving a store (normally the embedded SQLite one) into an empty PostgreSQL store,
 //! so several machines can share it.
 //!
-//! Copied: schools, groups (withdrawn ones too), links, jobs, the audit log, nightly runs and
-//! schedule claims, every column as it is — ids included, so `GET /v1/jobs/{id}` answers after the
+//! Copied: schools, groups (withdrawn ones too), links, jobs, the audit log, nightly runs,
+//! schedule claims and each school's imports (provisioning status), every column as it is — ids included, so `GET /v1/jobs/{id}` answers after the
 //! move. Not copied: the worker registry (workers register again when they start).
 //!
 //! Architecture Invariant: the target is written in one transaction (all or nothing), only if it
@@ -14,7 +14,7 @@
 //! `run_at`, leases and holders, `dedup_key`, created/finished times, audit and run ids). Widening
 //! the trait with a `StoreDump` would make every backend carry an exporter and an importer for one
 //! operator tool. The two schemas are the same by design (`migrations/postgres/0001` is SQLite's
-//! 0001–0005 in one step, `0002` SQLite's `0006`: same tables, same columns), so the copy reads rows from the source and
+//! 0001–0005 in one step, `0002` SQLite's `0006`, `0003` SQLite's `0007`: same tables, same columns), so the copy reads rows from the source and
 //! writes the same rows to the target, table by table, with no domain type in between: a link's
 //! state and MIS link are copied as stored, never moved through the state machine. The cost, a
 //! column list per table kept here, is guarded: the copy refuses to start when the target has a
@@ -73,6 +73,7 @@ pub struct Counts {
     pub audit: u64,
     pub runs: u64,
     pub schedule_claims: u64,
+    pub school_imports: u64,
     /// Registered workers: never copied, but a target with live workers is not empty.
     pub workers: u64,
 }
@@ -86,6 +87,7 @@ impl Counts {
             + self.audit
             + self.runs
             + self.schedule_claims
+            + self.school_imports
             + self.workers
     }
 }
@@ -100,6 +102,7 @@ impl fmt::Display for Counts {
             (self.audit, "audit entries"),
             (self.runs, "nightly runs"),
             (self.schedule_claims, "schedule claims"),
+            (self.school_imports, "school imports"),
             (self.workers, "registered workers"),
         ];
         let shown: Vec<String> = parts
@@ -139,7 +142,7 @@ pub async fn copy_store(source_url: &str, target_url: &str) -> Result<Counts, Co
     let mut tx = target.begin().await?;
     // Writers wait, readers do not; a second copy waits here and then finds this one's rows.
     tx.execute(
-        "LOCK TABLE schools, groups, links, jobs, audit, runs, schedule_claims, workers \
+        "LOCK TABLE schools, groups, links, jobs, audit, runs, schedule_claims, school_imports, workers \
          IN EXCLUSIVE MODE",
     )
     .await?;
@@ -158,11 +161,12 @@ pub async fn copy_store(source_url: &str, target_url: &str) -> Result<Counts, Co
         audit: copy_table::<AuditRow>(&mut source, &mut tx).await?,
         runs: copy_table::<RunRow>(&mut source, &mut tx).await?,
         schedule_claims: copy_table::<ClaimRow>(&mut source, &mut tx).await?,
+        school_imports: copy_table::<SchoolImportRow>(&mut source, &mut tx).await?,
         workers: 0,
     };
     source.end().await?;
     // Ids were written as they were: the identities must hand out the next ones after them.
-    for table in ["jobs", "audit", "runs"] {
+    for table in ["jobs", "audit", "runs", "school_imports"] {
         let sql = format!(
             "SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) FROM {table} \
              HAVING count(*) > 0"
@@ -175,11 +179,11 @@ pub async fn copy_store(source_url: &str, target_url: &str) -> Result<Counts, Co
 
 /// Rows in each table of the target (inside the copy's transaction).
 async fn target_counts(tx: &mut PgConnection) -> Result<Counts, CopyError> {
-    let row: (i64, i64, i64, i64, i64, i64, i64, i64) = sqlx::query_as(
+    let row: (i64, i64, i64, i64, i64, i64, i64, i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM schools), (SELECT count(*) FROM groups), \
          (SELECT count(*) FROM links), (SELECT count(*) FROM jobs), (SELECT count(*) FROM audit), \
          (SELECT count(*) FROM runs), (SELECT count(*) FROM schedule_claims), \
-         (SELECT count(*) FROM workers)",
+         (SELECT count(*) FROM workers), (SELECT count(*) FROM school_imports)",
     )
     .fetch_one(&mut *tx)
     .await?;
@@ -193,13 +197,14 @@ async fn target_counts(tx: &mut PgConnection) -> Result<Counts, CopyError> {
         runs: n(row.5),
         schedule_claims: n(row.6),
         workers: n(row.7),
+        school_imports: n(row.8),
     })
 }
 
 /// Refuses to copy when the target has a column this module does not copy: a migration added it
 /// and this module was not told, and the copy would silently lose it.
 async fn check_columns(tx: &mut PgConnection) -> Result<(), CopyError> {
-    let tables: [(&str, &[&str]); 7] = [
+    let tables: [(&str, &[&str]); 8] = [
         (SchoolRow::TABLE, SchoolRow::COLUMNS),
         (GroupRow::TABLE, GroupRow::COLUMNS),
         (LinkRow::TABLE, LinkRow::COLUMNS),
@@ -207,6 +212,7 @@ async fn check_columns(tx: &mut PgConnection) -> Result<(), CopyError> {
         (AuditRow::TABLE, AuditRow::COLUMNS),
         (RunRow::TABLE, RunRow::COLUMNS),
         (ClaimRow::TABLE, ClaimRow::COLUMNS),
+        (SchoolImportRow::TABLE, SchoolImportRow::COLUMNS),
     ];
     for (table, known) in tables {
         let columns: Vec<String> = sqlx::query_scalar(
@@ -581,6 +587,54 @@ impl Row for ClaimRow {
     fn push(self, values: &mut sqlx::query_builder::Separated<'_, Postgres, &'static str>) {
         let row = self;
         push_fields!(values, row, kind, day, claimed_at, claimed_by, enqueued);
+    }
+}
+
+#[derive(FromRow)]
+struct SchoolImportRow {
+    id: i64,
+    school_id: String,
+    at: i64,
+    day: String,
+    format: String,
+    file: Option<String>,
+    actor: String,
+    added: i64,
+    changed: i64,
+    unchanged: i64,
+    withdrawn: i64,
+    enqueued: i64,
+    held_back: String,
+}
+
+impl Row for SchoolImportRow {
+    const TABLE: &'static str = "school_imports";
+    const COLUMNS: &'static [&'static str] = &[
+        "id",
+        "school_id",
+        "at",
+        "day",
+        "format",
+        "file",
+        "actor",
+        "added",
+        "changed",
+        "unchanged",
+        "withdrawn",
+        "enqueued",
+        "held_back",
+    ];
+    const KEY: &'static [&'static str] = &["id"];
+    const IDENTITY: bool = true;
+    fn key(&self) -> Vec<Key> {
+        vec![Key::Int(self.id)]
+    }
+    fn push(self, values: &mut sqlx::query_builder::Separated<'_, Postgres, &'static str>) {
+        let row = self;
+        push_fields!(
+            values, row, id, school_id, at, day, format, file, actor, added, changed, unchanged,
+            withdrawn, enqueued, held_back
+        );
     }
 }
 

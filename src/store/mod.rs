@@ -17,8 +17,8 @@ mod sqlite;
 
 pub use postgres::PostgresStore;
 pub use records::{
-    AuditEntry, FinishedJob, GroupChange, ImportApplied, Job, JobEnd, JobFinish, NewJob,
-    QuotaWindow, Run, StoredGroup, WorkerInfo,
+    AuditEntry, ChangeCounts, FinishedJob, GroupChange, ImportApplied, Job, JobEnd, JobFinish,
+    NewJob, QuotaWindow, Run, SchoolImport, SchoolLastImport, StoredGroup, WorkerInfo,
 };
 pub use sqlite::SqliteStore;
 
@@ -185,6 +185,23 @@ pub trait Store: Send + Sync {
     async fn audit(&self, entry: &AuditEntry) -> StoreResult<()>;
     /// The `limit` latest entries, newest first.
     async fn audit_log(&self, limit: u32) -> StoreResult<Vec<AuditEntry>>;
+
+    // ---- Provisioning status: what each import did to each school ----
+
+    /// Records one import's outcome for each school it covered, in one transaction.
+    async fn record_school_imports(&self, imports: &[SchoolImport]) -> StoreResult<()>;
+    /// One school's latest `limit` imports, newest first.
+    async fn school_imports(&self, school: &str, limit: u32) -> StoreResult<Vec<SchoolImport>>;
+    /// Known schools in id order, after `after` (exclusive), at most `limit`, each with its latest
+    /// import.
+    async fn schools_with_last_import(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<SchoolLastImport>>;
+    /// Every known school's id with the day and time of its latest import (None: never), in id
+    /// order: what staleness and `/metrics` need, without the rest.
+    async fn last_import_days(&self) -> StoreResult<Vec<(String, Option<(String, i64)>)>>;
 
     // ---- Runs of the nightly job, and the once-a-day schedule claim ----
 

@@ -6,6 +6,7 @@ use crate::core::domain::{Group, Target};
 use crate::core::job::{JobKind, JobState, Lane};
 use crate::core::link::Link;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// A group with the flags the store keeps beside it.
 #[derive(Clone, Debug)]
@@ -46,24 +47,78 @@ impl std::fmt::Display for GroupChange {
     }
 }
 
-/// What an import changed, by group id.
+/// What an import changed, by group id, and the same counted by school (for each school's
+/// provisioning status).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ImportApplied {
     pub added: Vec<String>,
     pub changed: Vec<String>,
     pub unchanged: Vec<String>,
     pub withdrawn: Vec<String>,
+    pub by_school: BTreeMap<String, ChangeCounts>,
 }
 
 impl ImportApplied {
-    /// Counts one group's put under what it did.
-    pub fn record(&mut self, id: String, change: GroupChange) {
+    /// Counts one group's put under what it did, for the group's school.
+    pub fn record(&mut self, id: String, school: &str, change: GroupChange) {
+        let counts = self.school(school);
+        match change {
+            GroupChange::Added => counts.added += 1,
+            GroupChange::Changed => counts.changed += 1,
+            GroupChange::Unchanged => counts.unchanged += 1,
+        }
         match change {
             GroupChange::Added => self.added.push(id),
             GroupChange::Changed => self.changed.push(id),
             GroupChange::Unchanged => self.unchanged.push(id),
         }
     }
+
+    /// Counts one group withdrawn from `school`.
+    pub fn withdraw(&mut self, id: String, school: &str) {
+        self.school(school).withdrawn += 1;
+        self.withdrawn.push(id);
+    }
+
+    fn school(&mut self, school: &str) -> &mut ChangeCounts {
+        self.by_school.entry(school.to_string()).or_default()
+    }
+}
+
+/// What one import did to one school's groups.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ChangeCounts {
+    pub added: u64,
+    pub changed: u64,
+    pub unchanged: u64,
+    pub withdrawn: u64,
+}
+
+/// One import as one school saw it: its provisioning status (CONTRACT §5 `status --school`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SchoolImport {
+    pub school_id: String,
+    /// When it ran (ms since the epoch).
+    pub at: i64,
+    /// The date the calendar rules used (`YYYY-MM-DD`); staleness is counted from it.
+    pub day: String,
+    /// `json`, `oneroster bulk` or `oneroster delta`.
+    pub format: String,
+    pub file: Option<String>,
+    pub actor: String,
+    pub counts: ChangeCounts,
+    /// Jobs it enqueued for the school's groups.
+    pub enqueued: u64,
+    /// Links whose work it held back, by reason (`before new_groups_from`, `after mis_sync_cutoff`, …).
+    pub held_back: BTreeMap<String, u64>,
+}
+
+/// A known school with its latest import, if any.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SchoolLastImport {
+    pub school_id: String,
+    pub name: String,
+    pub last: Option<SchoolImport>,
 }
 
 /// A job to enqueue.

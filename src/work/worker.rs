@@ -76,6 +76,7 @@ pub fn status_query(app: &App, audit_entries: u32) -> crate::status::StatusQuery
         today: app.today(),
         workers_seen_since_ms: App::now_ms() - live_window(app).as_millis() as i64,
         audit_entries,
+        stale_after_days: app.config.import.stale_after_days,
     }
 }
 
@@ -137,6 +138,8 @@ async fn run(
     let beating = tokio::spawn(beat(app.clone(), worker_id.clone(), unseen_tx.clone()));
     let windows = tokio::spawn(quota_share::share_windows(app.clone(), worker_id.clone()));
     join(&app, stop.as_mut()).await;
+    // What was done survives a restart of the loop: the report covers the whole run.
+    let mut report = WorkReport::default();
     let result = loop {
         match work(
             &app,
@@ -144,28 +147,30 @@ async fn run(
             stop.as_mut(),
             &mut unseen,
             progress.clone(),
+            &mut report,
         )
         .await
         {
             // A long-lived worker survives a store hiccup (another process holding the database,
-            // a full disk that clears) and being unseen: its running jobs are dropped (another
-            // worker may have taken them), those it still holds go back to the queue, and it
-            // starts again.
-            Err(e) if stop.as_ref().is_some_and(|s| !*s.borrow()) => {
+            // a full disk that clears), and any worker survives being unseen: its running jobs are
+            // dropped (another worker may have taken them), those it still holds go back to the
+            // queue, and it starts again.
+            Err(e) if stop.as_ref().is_some_and(|s| !*s.borrow()) || *unseen.borrow() => {
                 tracing::error!(error = %e, "worker loop failed; handing its jobs back and starting again");
                 match app.store.release_held(&worker_id).await {
-                    // The store answers again: seen or not, nothing of the old jobs runs here now.
+                    // Nothing of the old jobs runs here now: the next written beat lifts the hold.
                     Ok(_) if *unseen.borrow() => {
-                        tracing::info!("the store answers again: resuming calls");
+                        tracing::info!("running jobs dropped; calls resume at the next beat");
                         unseen_tx.send_replace(false);
-                        app.throttle.hold(false);
                     }
                     Ok(_) => {}
+                    // A command gives up when the store does not answer; a service waits for it.
+                    Err(e) if stop.is_none() => break Err(e.into()),
                     Err(e) => tracing::warn!(error = %e, "could not hand the jobs back yet"),
                 }
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
-            other => break other,
+            other => break other.map(|()| report),
         }
     };
     beating.abort();
@@ -208,49 +213,80 @@ async fn join(app: &App, mut stop: Option<&mut watch::Receiver<bool>>) {
 /// may soon count it dead and take its share. Unseen for the liveness window, it says `unseen`:
 /// the peers may have taken its jobs, so the worker loop drops the running ones and starts again
 /// (and only then lifts the hold).
+///
+/// What counts is what the peers see: the `seen_at` of the last beat that was written. A beat
+/// slower than a beat (a busy database) that still lands keeps the worker seen, so it is waited
+/// for, not abandoned; the judgement runs on its own clock meanwhile, so a beat stuck behind a
+/// locked table still holds the calls on time.
 async fn beat(app: Arc<App>, worker: String, unseen: Arc<watch::Sender<bool>>) {
     let lease_ms = (app.config.worker.lease_seconds * 1000) as i64;
     let interval = beat_interval(&app);
     let window = live_window(&app);
     let mut tick = tokio::time::interval(interval);
-    // When the registry last showed this worker alive (the `seen_at` of its last beat).
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // When the registry last showed this worker alive (the `seen_at` of its last beat written).
     let mut seen = tokio::time::Instant::now();
+    let mut judge = tokio::time::interval(interval / 4);
     loop {
         tick.tick().await;
         let started = tokio::time::Instant::now();
         let now = App::now_ms();
-        // A beat slower than a beat is a missed one (a stuck connection, a locked table).
-        let beat =
-            match tokio::time::timeout(interval, app.store.heartbeat(&worker, now, now + lease_ms))
-                .await
-            {
-                Ok(beat) => beat.map_err(anyhow::Error::from),
-                Err(_) => Err(anyhow::anyhow!("no answer within a beat")),
-            };
-        let unseen_for = seen.elapsed();
-        if unseen_for >= window {
-            tracing::error!(
-                unseen_ms = unseen_for.as_millis() as u64,
-                "unseen for the liveness window: dropping the running jobs"
-            );
-            app.throttle.hold(true);
-            unseen.send_replace(true);
-        } else if unseen_for >= interval * 2 && beat.is_err() {
-            tracing::error!("unseen by the other workers for two beats: holding every call");
-            app.throttle.hold(true);
-        }
-        match beat {
+        let heartbeat = app.store.heartbeat(&worker, now, now + lease_ms);
+        tokio::pin!(heartbeat);
+        let written = loop {
+            tokio::select! {
+                done = &mut heartbeat => break done.map_err(anyhow::Error::from),
+                _ = judge.tick() => {
+                    judge_unseen(&app, &unseen, seen.elapsed(), interval, window);
+                    // A beat stuck this long is given up (a dead connection): the next one tries afresh.
+                    if started.elapsed() >= window * 2 {
+                        break Err(anyhow::anyhow!("no answer within {:?}", window * 2));
+                    }
+                }
+            }
+        };
+        match written {
             Ok(()) => {
                 seen = started;
-                if !*unseen.borrow() {
-                    app.throttle.hold(false);
-                }
+                judge_unseen(&app, &unseen, seen.elapsed(), interval, window);
                 if let Err(e) = quota_share::rebalance(&app, window).await {
                     tracing::warn!(error = %e, "could not re-count the workers sharing the quota");
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "worker heartbeat failed"),
+            Err(e) => {
+                tracing::warn!(error = %e, "worker heartbeat failed");
+                judge_unseen(&app, &unseen, seen.elapsed(), interval, window);
+            }
         }
+    }
+}
+
+/// Holds every call once the last written beat is two beats old, says `unseen` once it is a
+/// liveness window old, and lifts the hold when a recent beat was written (unless `unseen` is
+/// still set: the worker loop lifts it after dropping the jobs).
+fn judge_unseen(
+    app: &App,
+    unseen: &watch::Sender<bool>,
+    unseen_for: Duration,
+    interval: Duration,
+    window: Duration,
+) {
+    if unseen_for >= window {
+        if !*unseen.borrow() {
+            tracing::error!(
+                unseen_ms = unseen_for.as_millis() as u64,
+                "unseen for the liveness window: dropping the running jobs"
+            );
+        }
+        app.throttle.hold(true);
+        unseen.send_replace(true);
+    } else if unseen_for >= interval * 2 {
+        if !app.throttle.is_held() {
+            tracing::error!("unseen by the other workers for two beats: holding every call");
+        }
+        app.throttle.hold(true);
+    } else if !*unseen.borrow() {
+        app.throttle.hold(false);
     }
 }
 
@@ -308,11 +344,11 @@ async fn work(
     mut stop: Option<&mut watch::Receiver<bool>>,
     unseen: &mut watch::Receiver<bool>,
     progress: Option<Progress>,
-) -> anyhow::Result<WorkReport> {
+    report: &mut WorkReport,
+) -> anyhow::Result<()> {
     let pools = Pools::new(app.config.worker.concurrency);
     let lease_ms = (app.config.worker.lease_seconds * 1000) as i64;
     let mut running: JoinSet<Finished> = JoinSet::new();
-    let mut report = WorkReport::default();
     // Where the store can say so (PostgreSQL), new work ends an idle wait at once.
     let mut new_work = match app.store.wake_on_new_work().await {
         Ok(signal) => signal,
@@ -329,14 +365,14 @@ async fn work(
             app,
             worker_id,
             finished(None, &mut running)?,
-            &mut report,
+            report,
             &progress,
         )
         .await?;
         let free = pools.with_room();
         if free.is_empty() {
             tokio::select! {
-                Some(done) = running.join_next(), if !running.is_empty() => settle(app, worker_id, finished(Some(done?), &mut running)?, &mut report, &progress).await?,
+                Some(done) = running.join_next(), if !running.is_empty() => settle(app, worker_id, finished(Some(done?), &mut running)?, report, &progress).await?,
                 _ = pools.room() => {}
                 _ = unseen.changed() => {}
                 _ = changed(&mut stop) => {}
@@ -374,14 +410,14 @@ async fn work(
         }
         let (pending, next) = app.store.pending_work().await?;
         if stop.is_none() && pending == 0 && running.is_empty() {
-            return Ok(report);
+            return Ok(());
         }
         // Wait for a running job to end, new work, the next queued one to become due, or the stop.
         let wait = next
             .map(|t| (t - App::now_ms()).clamp(5, 250) as u64)
             .unwrap_or(250);
         tokio::select! {
-            Some(done) = running.join_next(), if !running.is_empty() => settle(app, worker_id, finished(Some(done?), &mut running)?, &mut report, &progress).await?,
+            Some(done) = running.join_next(), if !running.is_empty() => settle(app, worker_id, finished(Some(done?), &mut running)?, report, &progress).await?,
             _ = woken(&mut new_work) => {}
             _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
             _ = unseen.changed() => {}
@@ -398,7 +434,7 @@ async fn work(
                     app,
                     worker_id,
                     finished(Some(done?), &mut running)?,
-                    &mut report,
+                    report,
                     &progress,
                 )
                 .await?
@@ -417,12 +453,12 @@ async fn work(
                         ended.push(done);
                     }
                 }
-                settle(app, worker_id, ended, &mut report, &progress).await?;
+                settle(app, worker_id, ended, report, &progress).await?;
                 break;
             }
         }
     }
-    Ok(report)
+    Ok(())
 }
 
 /// Resolves when the store signals new work; never without a signal (the worker polls).

@@ -8,6 +8,7 @@ mod faults;
 mod mock_contract;
 mod oneroster;
 mod openapi;
+mod provisioning;
 mod quota;
 mod shared_quota;
 mod store;

@@ -467,6 +467,24 @@ async fn every_answer_of_every_route_fits_the_published_schema() {
         .await;
     api.expect(&s, 401, get("/v1/status")).await;
 
+    // Provisioning status: a page of schools, one school with its history.
+    let page = api
+        .expect(&s, 200, get("/v1/schools?limit=1").token(UMP_TOKEN))
+        .await;
+    assert_eq!(page["next"], "6612001", "{page}");
+    api.expect(&s, 400, get("/v1/schools?limit=0").token(UMP_TOKEN))
+        .await;
+    api.expect(&s, 401, get("/v1/schools")).await;
+    let one = api
+        .expect(&s, 200, get("/v1/schools/6614002").token(OPERATOR_TOKEN))
+        .await;
+    assert_eq!(one["history"][0]["format"], "json", "{one}");
+    api.expect(&s, 400, get("/v1/schools/%FF").token(UMP_TOKEN))
+        .await;
+    api.expect(&s, 401, get("/v1/schools/6614002")).await;
+    api.expect(&s, 404, get("/v1/schools/6699999").token(UMP_TOKEN))
+        .await;
+
     // View Groups and one group.
     let list = api
         .expect(

@@ -14,7 +14,8 @@ use class_sync::core::job::{JobKind, JobState, Lane};
 use class_sync::core::link::{Link, LinkEvent, LinkState};
 use class_sync::core::roster::Roster;
 use class_sync::store::{
-    AuditEntry, GroupChange, JobEnd, JobFinish, NewJob, QuotaWindow, Store, WorkerInfo,
+    AuditEntry, ChangeCounts, GroupChange, JobEnd, JobFinish, NewJob, QuotaWindow, SchoolImport,
+    Store, WorkerInfo,
 };
 use std::sync::Arc;
 
@@ -227,6 +228,9 @@ macro_rules! store_suite {
                 import_creates_a_pending_mis_linked_link_per_target,
                 import_reads_back_schools_and_groups_as_given,
                 import_is_one_transaction,
+                import_and_delta_count_by_school,
+                school_imports_keep_each_schools_history_newest_first,
+                schools_with_last_import_pages_in_id_order,
                 delta_merges_members_and_keeps_the_date,
                 delta_adds_and_withdraws_only_what_it_names,
                 delta_changes_school_admins,
@@ -592,6 +596,126 @@ async fn import_reports_added_changed_unchanged_and_withdrawn(store: Arc<dyn Sto
     assert_eq!(applied.withdrawn, ["g3"]);
     assert!(store.group("g3").await.unwrap().unwrap().withdrawn);
     assert!(!store.group("g4").await.unwrap().unwrap().withdrawn);
+}
+
+/// What an import did is counted per school too, withdrawals included (a delta's as well).
+async fn import_and_delta_count_by_school(store: Arc<dyn Store>) {
+    seed(&store).await;
+    let other = "7700001";
+    let mut g2 = group("g2", SCHOOL);
+    g2.name = "renamed".into();
+    let next = [
+        group("g1", SCHOOL),
+        g2,
+        group("o1", other),
+        group("o2", other),
+    ];
+    let applied = store
+        .import_snapshot(&snapshot(&[SCHOOL, other], &next))
+        .await
+        .unwrap();
+    let counts = |added, changed, unchanged, withdrawn| ChangeCounts {
+        added,
+        changed,
+        unchanged,
+        withdrawn,
+    };
+    assert_eq!(
+        applied.by_school,
+        [
+            (SCHOOL.to_string(), counts(0, 1, 1, 1)),
+            (other.to_string(), counts(2, 0, 0, 0)),
+        ]
+        .into()
+    );
+    let delta = Delta {
+        withdrawn: vec!["o2".into(), "g404".into()],
+        ..Delta::default()
+    };
+    let applied = store.apply_delta(&delta).await.unwrap();
+    assert_eq!(
+        applied.by_school,
+        [(other.to_string(), counts(0, 0, 0, 1))].into()
+    );
+}
+
+fn school_import(school: &str, at: i64, day: &str, added: u64) -> SchoolImport {
+    SchoolImport {
+        school_id: school.into(),
+        at,
+        day: day.into(),
+        format: "oneroster delta".into(),
+        file: Some("/exports/delta.zip".into()),
+        actor: "cli".into(),
+        counts: ChangeCounts {
+            added,
+            changed: 1,
+            unchanged: 2,
+            withdrawn: 3,
+        },
+        enqueued: 4,
+        held_back: [("after mis_sync_cutoff".to_string(), 5)].into(),
+    }
+}
+
+async fn school_imports_keep_each_schools_history_newest_first(store: Arc<dyn Store>) {
+    seed(&store).await;
+    let first = school_import(SCHOOL, 1_000, "2025-10-01", 1);
+    let second = school_import(SCHOOL, 2_000, "2025-10-08", 2);
+    let elsewhere = school_import("7700001", 3_000, "2025-10-09", 3);
+    store
+        .record_school_imports(&[first.clone(), elsewhere.clone()])
+        .await
+        .unwrap();
+    store
+        .record_school_imports(std::slice::from_ref(&second))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.school_imports(SCHOOL, 10).await.unwrap(),
+        [second.clone(), first]
+    );
+    assert_eq!(store.school_imports(SCHOOL, 1).await.unwrap(), [second]);
+    assert_eq!(store.school_imports("nobody", 10).await.unwrap(), []);
+    // Only known schools are listed: 7700001's import was recorded, but no import named it.
+    assert_eq!(
+        store.last_import_days().await.unwrap(),
+        [(SCHOOL.to_string(), Some(("2025-10-08".to_string(), 2_000)))]
+    );
+}
+
+async fn schools_with_last_import_pages_in_id_order(store: Arc<dyn Store>) {
+    let ids = ["6600001", "6600002", "6600003"];
+    store.import_snapshot(&snapshot(&ids, &[])).await.unwrap();
+    let latest = school_import("6600002", 2_000, "2025-10-08", 2);
+    store
+        .record_school_imports(&[school_import("6600002", 1_000, "2025-10-01", 1)])
+        .await
+        .unwrap();
+    store
+        .record_school_imports(std::slice::from_ref(&latest))
+        .await
+        .unwrap();
+    let page = store.schools_with_last_import(None, 2).await.unwrap();
+    let shown: Vec<(&str, Option<&SchoolImport>)> = page
+        .iter()
+        .map(|s| (s.school_id.as_str(), s.last.as_ref()))
+        .collect();
+    assert_eq!(shown, [("6600001", None), ("6600002", Some(&latest))]);
+    assert_eq!(page[0].name, school("6600001").name);
+    let rest = store
+        .schools_with_last_import(Some("6600002"), 2)
+        .await
+        .unwrap();
+    let rest: Vec<&str> = rest.iter().map(|s| s.school_id.as_str()).collect();
+    assert_eq!(rest, ["6600003"]);
+    assert!(
+        store
+            .schools_with_last_import(Some("6600003"), 2)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn import_withdraws_only_groups_of_the_schools_it_lists(store: Arc<dyn Store>) {

@@ -10,7 +10,9 @@ use class_sync::core::job::{JobKind, Lane};
 use class_sync::core::link::{Link, LinkState};
 use class_sync::core::roster::Roster;
 use class_sync::store::copy::{CopyError, Counts, copy_store};
-use class_sync::store::{AuditEntry, JobEnd, JobFinish, NewJob, Store, WorkerInfo};
+use class_sync::store::{
+    AuditEntry, ChangeCounts, JobEnd, JobFinish, NewJob, SchoolImport, Store, WorkerInfo,
+};
 use std::sync::Arc;
 
 const NOW: i64 = 1_780_000_000_000;
@@ -88,6 +90,31 @@ async fn sqlite_year(dir: &tempfile::TempDir) -> (String, Arc<dyn Store>) {
             .collect(),
     };
     store.import_snapshot(&next).await.expect("second import");
+    // Both imports' provisioning status, s1's with what held its work back.
+    let import = |school: &str, at: i64, withdrawn: u64| SchoolImport {
+        school_id: school.into(),
+        at,
+        day: "2026-05-27".into(),
+        format: "oneroster bulk".into(),
+        file: Some("/exports/2026-05-27.zip".into()),
+        actor: "cli".into(),
+        counts: ChangeCounts {
+            added: 4,
+            changed: 0,
+            unchanged: 1,
+            withdrawn,
+        },
+        enqueued: 3,
+        held_back: [("before new_groups_from".to_string(), 2)].into(),
+    };
+    store
+        .record_school_imports(&[import("s1", NOW - 20_000, 0), import("s2", NOW - 20_000, 0)])
+        .await
+        .expect("record the first import");
+    store
+        .record_school_imports(&[import("s1", NOW - 10_000, 1)])
+        .await
+        .expect("record the second import");
 
     // Links as the store keeps them, every field set.
     let mut active = Link::stored("g1", Target::Teams, LinkState::Active, true);
@@ -231,6 +258,12 @@ async fn reads(store: &Arc<dyn Store>, max_job: i64) -> Vec<String> {
                 .unwrap()
         ),
         format!("{:?}", store.audit_log(1000).await.unwrap()),
+        format!("{:?}", store.school_imports("s1", 10).await.unwrap()),
+        format!(
+            "{:?}",
+            store.schools_with_last_import(None, 10).await.unwrap()
+        ),
+        format!("{:?}", store.last_import_days().await.unwrap()),
         format!("{:?}", store.last_run("nightly", false).await.unwrap()),
         format!("{:?}", store.last_run("nightly", true).await.unwrap()),
         format!(
@@ -278,6 +311,7 @@ async fn a_sqlite_year_copied_to_postgres_reads_back_the_same() {
             audit: 3,
             runs: 2,
             schedule_claims: 1,
+            school_imports: 3,
             workers: 0,
         }
     );

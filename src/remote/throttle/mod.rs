@@ -128,6 +128,11 @@ impl Throttle {
             .send_if_modified(|h| std::mem::replace(h, held) != held);
     }
 
+    /// Whether calls are held (`hold`).
+    pub fn is_held(&self) -> bool {
+        *self.held.borrow()
+    }
+
     /// The windows 429s close in this process from now on, for passing on to its peers.
     pub fn windows(&self) -> tokio::sync::broadcast::Receiver<ClosedWindow> {
         self.windows.subscribe()

@@ -221,7 +221,7 @@ pub(super) async fn import_snapshot(
     }
     for g in &snapshot.groups {
         let change = upsert_group(&mut tx, g, now, None).await?;
-        applied.record(g.id.clone(), change);
+        applied.record(g.id.clone(), &g.school, change);
     }
     // A snapshot is the full state of the schools it lists: their other groups are withdrawn.
     let present: Vec<&str> = snapshot.groups.iter().map(|g| g.id.as_str()).collect();
@@ -238,7 +238,9 @@ pub(super) async fn import_snapshot(
         .await?;
         let mut withdrawn: Vec<String> = rows.iter().map(|r| r.get("id")).collect();
         withdrawn.sort();
-        applied.withdrawn.extend(withdrawn);
+        for id in withdrawn {
+            applied.withdraw(id, &s.id);
+        }
     }
     tx.commit().await?;
     Ok(applied)
@@ -292,19 +294,19 @@ pub(super) async fn apply_delta(db: &PostgresStore, delta: &Delta) -> StoreResul
             continue;
         };
         let outcome = upsert_group(&mut tx, &group, now, change.modified.as_deref()).await?;
-        applied.record(group.id, outcome);
+        applied.record(group.id.clone(), &group.school, outcome);
     }
     for id in &delta.withdrawn {
-        let done = sqlx::query(
-            "UPDATE groups SET withdrawn = TRUE, updated_at = $2 WHERE id = $1 AND NOT withdrawn",
+        let school = sqlx::query(
+            "UPDATE groups SET withdrawn = TRUE, updated_at = $2 WHERE id = $1 AND NOT withdrawn
+             RETURNING school_id",
         )
         .bind(id)
         .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if done > 0 {
-            applied.withdrawn.push(id.clone());
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = school {
+            applied.withdraw(id.clone(), row.get("school_id"));
         }
     }
     tx.commit().await?;

@@ -4,7 +4,7 @@
 //! This file owns connecting (a pool, migrations under sqlx's advisory lock) and the `impl Store`,
 //! which only delegates, one module per concern as in `sqlite`: `groups` (schools, groups, links,
 //! import), `queue` (jobs: enqueue, grant, claim, leases, ends, and the reads that follow them),
-//! `registry` (workers and heartbeats), `audit`, `runs` (nightly runs and schedule claims).
+//! `registry` (workers and heartbeats), `provisioning` (each import's outcome per school), `audit`, `runs` (nightly runs and schedule claims).
 //!
 //! Where the SQLite backend relies on its single writer, this one says how it stays correct with
 //! many writers at once (row locks, advisory locks, unique partial indexes); each module explains.
@@ -12,6 +12,7 @@
 mod audit;
 mod groups;
 mod notes;
+mod provisioning;
 mod queue;
 mod registry;
 mod runs;
@@ -21,9 +22,10 @@ use crate::core::domain::{Group, School, Snapshot, Target};
 use crate::core::job::{JobKind, JobState, Lane};
 use crate::core::link::Link;
 use crate::store::{
-    AuditEntry, FinishedJob, GroupChange, ImportApplied, Job, JobFinish, NewJob, Run, Store,
-    StoreError, StoreResult, StoredGroup, WorkerInfo,
+    AuditEntry, FinishedJob, GroupChange, ImportApplied, Job, JobFinish, NewJob, Run, SchoolImport,
+    SchoolLastImport, Store, StoreError, StoreResult, StoredGroup, WorkerInfo,
 };
+use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
 use std::str::FromStr;
@@ -54,7 +56,10 @@ impl PostgresStore {
             url: super::redacted(url),
             source,
         };
-        let options = PgConnectOptions::from_str(url).map_err(unreachable)?;
+        let options = PgConnectOptions::from_str(url)
+            .map_err(unreachable)?
+            // A slow statement on a busy server is logged at info, not warned on every stderr.
+            .log_slow_statements(log::LevelFilter::Info, Duration::from_secs(1));
         // One connection first, tried once: a server that is not there fails the start at once
         // with its (redacted) URL, where the pool would keep retrying until its acquire timeout.
         let mut first = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options))
@@ -220,6 +225,27 @@ impl Store for PostgresStore {
 
     async fn live_workers(&self, since_ms: i64) -> StoreResult<Vec<WorkerInfo>> {
         registry::live_workers(self, since_ms).await
+    }
+
+    // Provisioning status: `provisioning`.
+    async fn record_school_imports(&self, imports: &[SchoolImport]) -> StoreResult<()> {
+        provisioning::record_school_imports(self, imports).await
+    }
+
+    async fn school_imports(&self, school: &str, limit: u32) -> StoreResult<Vec<SchoolImport>> {
+        provisioning::school_imports(self, school, limit).await
+    }
+
+    async fn schools_with_last_import(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<SchoolLastImport>> {
+        provisioning::schools_with_last_import(self, after, limit).await
+    }
+
+    async fn last_import_days(&self) -> StoreResult<Vec<(String, Option<(String, i64)>)>> {
+        provisioning::last_import_days(self).await
     }
 
     // The audit log: `audit`.

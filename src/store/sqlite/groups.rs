@@ -178,7 +178,7 @@ pub(super) async fn import_snapshot(
     }
     for g in &snapshot.groups {
         let change = upsert_group(&mut tx, g, now, None).await?;
-        applied.record(g.id.clone(), change);
+        applied.record(g.id.clone(), &g.school, change);
     }
     // A snapshot is the full state of the schools it lists: their other groups are withdrawn.
     let present: std::collections::HashSet<&str> =
@@ -196,7 +196,7 @@ pub(super) async fn import_snapshot(
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
-                applied.withdrawn.push(id);
+                applied.withdraw(id, &s.id);
             }
         }
     }
@@ -247,19 +247,19 @@ pub(super) async fn apply_delta(db: &SqliteStore, delta: &Delta) -> StoreResult<
             continue;
         };
         let outcome = upsert_group(&mut tx, &group, now, change.modified.as_deref()).await?;
-        applied.record(group.id, outcome);
+        applied.record(group.id.clone(), &group.school, outcome);
     }
     for id in &delta.withdrawn {
-        let done = sqlx::query(
-            "UPDATE groups SET withdrawn = 1, updated_at = ?2 WHERE id = ?1 AND withdrawn = 0",
+        let school = sqlx::query(
+            "UPDATE groups SET withdrawn = 1, updated_at = ?2 WHERE id = ?1 AND withdrawn = 0
+             RETURNING school_id",
         )
         .bind(id)
         .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if done > 0 {
-            applied.withdrawn.push(id.clone());
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = school {
+            applied.withdraw(id.clone(), row.get("school_id"));
         }
     }
     tx.commit().await?;

@@ -3,11 +3,12 @@
 //! This file owns opening the database (pragmas, the writer and reader pools, migrations) and the
 //! `impl Store`, which only delegates, one module per concern: `groups` (schools, groups, links,
 //! import), `queue` (jobs: enqueue, grant, claim, leases, ends, and the reads that follow them),
-//! `registry` (workers and heartbeats), `audit`, `runs` (nightly runs and schedule claims).
+//! `registry` (workers and heartbeats), `provisioning` (each import's outcome per school), `audit`, `runs` (nightly runs and schedule claims).
 //! Each module writes through `writer` and reads through `pool`.
 
 mod audit;
 mod groups;
+mod provisioning;
 mod queue;
 mod registry;
 mod runs;
@@ -17,9 +18,10 @@ use crate::core::domain::{Group, School, Snapshot, Target};
 use crate::core::job::{JobKind, JobState, Lane};
 use crate::core::link::Link;
 use crate::store::{
-    AuditEntry, FinishedJob, GroupChange, ImportApplied, Job, JobFinish, NewJob, Run, Store,
-    StoreError, StoreResult, StoredGroup, WorkerInfo,
+    AuditEntry, FinishedJob, GroupChange, ImportApplied, Job, JobFinish, NewJob, Run, SchoolImport,
+    SchoolLastImport, Store, StoreError, StoreResult, StoredGroup, WorkerInfo,
 };
+use sqlx::ConnectOptions;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::str::FromStr;
@@ -44,6 +46,9 @@ fn parse_json<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> StoreResul
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 
+/// A statement slower than this is logged (at info).
+const SLOW_STATEMENT: Duration = Duration::from_secs(1);
+
 impl SqliteStore {
     /// Opens (creating if missing) the database at `url` and brings its schema up to date.
     pub async fn open(url: &str) -> StoreResult<SqliteStore> {
@@ -55,7 +60,10 @@ impl SqliteStore {
             // A year-end storm touches every job and link: keep the pages in memory.
             .pragma("cache_size", "-65536")
             .pragma("mmap_size", "268435456")
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // A slow statement on a busy host is news for whoever debugs, not a warning on every
+            // command's stderr.
+            .log_slow_statements(log::LevelFilter::Info, SLOW_STATEMENT);
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options.clone())
@@ -205,6 +213,27 @@ impl Store for SqliteStore {
 
     async fn live_workers(&self, since_ms: i64) -> StoreResult<Vec<WorkerInfo>> {
         registry::live_workers(self, since_ms).await
+    }
+
+    // Provisioning status: `provisioning`.
+    async fn record_school_imports(&self, imports: &[SchoolImport]) -> StoreResult<()> {
+        provisioning::record_school_imports(self, imports).await
+    }
+
+    async fn school_imports(&self, school: &str, limit: u32) -> StoreResult<Vec<SchoolImport>> {
+        provisioning::school_imports(self, school, limit).await
+    }
+
+    async fn schools_with_last_import(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<SchoolLastImport>> {
+        provisioning::schools_with_last_import(self, after, limit).await
+    }
+
+    async fn last_import_days(&self) -> StoreResult<Vec<(String, Option<(String, i64)>)>> {
+        provisioning::last_import_days(self).await
     }
 
     // The audit log: `audit`.

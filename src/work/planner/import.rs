@@ -6,9 +6,9 @@ use crate::app::App;
 use crate::core::delta::Delta;
 use crate::core::domain::{Group, Snapshot};
 pub use crate::store::GroupChange;
-use crate::store::{ImportApplied, StoreResult};
+use crate::store::{ImportApplied, SchoolImport, StoreResult};
 use serde::Serialize;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 /// Where an import's data came from: its format and file, as its summary and audit entry say.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -46,6 +46,8 @@ pub struct ImportSummary {
     pub withdrawn: usize,
     pub enqueued: u64,
     pub held_back: HeldCounts,
+    /// Schools whose provisioning status it recorded.
+    pub schools: usize,
     #[serde(skip)]
     pub applied: ImportApplied,
     /// Every job the import enqueued or found already waiting, to wait for them.
@@ -113,17 +115,20 @@ pub async fn import_from(
         .map(String::as_str)
         .collect();
     let mut s = summary_of(&applied, source);
+    // A snapshot is the full state of every school it lists: each has had its import.
+    let mut schools = PerSchool::covering(snapshot.schools.iter().map(|school| &school.id));
     for g in &snapshot.groups {
-        s.enqueued += enqueue_group_work(
+        let school = schools.of(&g.school);
+        school.enqueued += enqueue_group_work(
             app,
             g,
             touched.contains(g.id.as_str()),
-            &mut s.held_back,
+            &mut school.held_back,
             &mut s.jobs,
         )
         .await?;
     }
-    finish_import(app, s, applied, actor).await
+    finish_import(app, s, applied, schools, actor).await
 }
 
 /// Applies a validated delta in one transaction and enqueues the work it implies for the groups
@@ -136,6 +141,9 @@ pub async fn import_delta(
 ) -> StoreResult<ImportSummary> {
     let applied = app.store.apply_delta(delta).await?;
     let mut s = summary_of(&applied, source);
+    // A delta has arrived for every school it named, and for the schools of the groups it changed.
+    let named_schools = delta.schools.iter().map(|school| &school.id);
+    let mut schools = PerSchool::covering(named_schools.chain(applied.by_school.keys()));
     let touched = applied.added.iter().chain(&applied.changed);
     let named = touched
         .map(|id| (id, true))
@@ -145,10 +153,17 @@ pub async fn import_delta(
         let Some(stored) = app.store.group(id).await? else {
             continue;
         };
-        s.enqueued +=
-            enqueue_group_work(app, &stored.group, touched, &mut s.held_back, &mut s.jobs).await?;
+        let school = schools.of(&stored.group.school);
+        school.enqueued += enqueue_group_work(
+            app,
+            &stored.group,
+            touched,
+            &mut school.held_back,
+            &mut s.jobs,
+        )
+        .await?;
     }
-    finish_import(app, s, applied, actor).await
+    finish_import(app, s, applied, schools, actor).await
 }
 
 fn summary_of(applied: &ImportApplied, source: &ImportSource) -> ImportSummary {
@@ -162,12 +177,67 @@ fn summary_of(applied: &ImportApplied, source: &ImportSource) -> ImportSummary {
     }
 }
 
+/// The work an import enqueued and held back, school by school, for each school's provisioning
+/// status; the summary's totals are their sums.
+struct PerSchool(BTreeMap<String, SchoolWork>);
+
+#[derive(Default)]
+struct SchoolWork {
+    enqueued: u64,
+    held_back: HeldCounts,
+}
+
+impl PerSchool {
+    fn covering<'a>(schools: impl Iterator<Item = &'a String>) -> PerSchool {
+        PerSchool(
+            schools
+                .map(|id| (id.clone(), SchoolWork::default()))
+                .collect(),
+        )
+    }
+
+    fn of(&mut self, school: &str) -> &mut SchoolWork {
+        self.0.entry(school.to_string()).or_default()
+    }
+}
+
+/// Records the import: each school's provisioning status, the summary's totals, the audit entry.
 async fn finish_import(
     app: &App,
     mut s: ImportSummary,
     applied: ImportApplied,
+    schools: PerSchool,
     actor: &str,
 ) -> StoreResult<ImportSummary> {
+    let (at, day) = (App::now_ms(), app.today().to_string());
+    let mut records = Vec::with_capacity(schools.0.len());
+    for (school_id, work) in schools.0 {
+        s.enqueued += work.enqueued;
+        for (why, n) in &work.held_back {
+            *s.held_back.entry(*why).or_default() += n;
+        }
+        records.push(SchoolImport {
+            counts: applied
+                .by_school
+                .get(&school_id)
+                .copied()
+                .unwrap_or_default(),
+            school_id,
+            at,
+            day: day.clone(),
+            format: s.source.format.clone(),
+            file: s.source.file.clone(),
+            actor: actor.to_string(),
+            enqueued: work.enqueued,
+            held_back: work
+                .held_back
+                .iter()
+                .map(|(why, n)| (why.as_str().to_string(), *n))
+                .collect(),
+        });
+    }
+    app.store.record_school_imports(&records).await?;
+    s.schools = records.len();
     app.store
         .audit(&audit(
             actor,
