@@ -84,6 +84,9 @@ pub trait Store: Send + Sync {
     async fn groups(&self) -> StoreResult<Vec<StoredGroup>>;
     async fn link(&self, group_id: &str, target: Target) -> StoreResult<Option<Link>>;
     async fn links_of(&self, group_id: &str) -> StoreResult<Vec<Link>>;
+    /// The links of every group in `group_ids`, in (group, target) order: one read for a batch of
+    /// an import, not one per group.
+    async fn links_of_groups(&self, group_ids: &[&str]) -> StoreResult<Vec<Link>>;
     /// Every link, in (group, target) order.
     async fn all_links(&self) -> StoreResult<Vec<Link>>;
     /// Saves every field of a link, except that it never turns `mis_linked` back on: a restore

@@ -229,6 +229,7 @@ macro_rules! store_suite {
                 import_reads_back_schools_and_groups_as_given,
                 import_is_one_transaction,
                 import_and_delta_count_by_school,
+                links_of_groups_reads_a_batch_in_group_order,
                 school_imports_keep_each_schools_history_newest_first,
                 schools_with_last_import_pages_in_id_order,
                 delta_merges_members_and_keeps_the_date,
@@ -637,6 +638,29 @@ async fn import_and_delta_count_by_school(store: Arc<dyn Store>) {
         applied.by_school,
         [(other.to_string(), counts(0, 0, 0, 1))].into()
     );
+}
+
+async fn links_of_groups_reads_a_batch_in_group_order(store: Arc<dyn Store>) {
+    seed(&store).await;
+    let links = store
+        .links_of_groups(&["g3", "g1", "nobody"])
+        .await
+        .unwrap();
+    let shown: Vec<(&str, &str)> = links
+        .iter()
+        .map(|l| (l.group_id.as_str(), l.target.as_str()))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("g1", "classroom"),
+            ("g1", "teams"),
+            ("g3", "classroom"),
+            ("g3", "teams")
+        ]
+    );
+    assert_eq!(links[0], store.links_of("g1").await.unwrap()[0]);
+    assert!(store.links_of_groups(&[]).await.unwrap().is_empty());
 }
 
 fn school_import(school: &str, at: i64, day: &str, added: u64) -> SchoolImport {

@@ -386,6 +386,25 @@ pub(super) async fn links_of(db: &PostgresStore, group_id: &str) -> StoreResult<
     rows.iter().map(link_from).collect()
 }
 
+pub(super) async fn links_of_groups(
+    db: &PostgresStore,
+    group_ids: &[&str],
+) -> StoreResult<Vec<Link>> {
+    let mut links = Vec::with_capacity(group_ids.len() * 2);
+    for chunk in group_ids.chunks(5_000) {
+        let rows =
+            sqlx::query("SELECT * FROM links WHERE group_id = ANY($1) ORDER BY group_id, target")
+                .bind(chunk)
+                .fetch_all(&db.pool)
+                .await?;
+        for row in &rows {
+            links.push(link_from(row)?);
+        }
+    }
+    links.sort_by(|a, b| (&a.group_id, a.target.as_str()).cmp(&(&b.group_id, b.target.as_str())));
+    Ok(links)
+}
+
 pub(super) async fn all_links(db: &PostgresStore) -> StoreResult<Vec<Link>> {
     let rows = sqlx::query("SELECT * FROM links ORDER BY group_id, target")
         .fetch_all(&db.pool)

@@ -123,6 +123,10 @@ impl Store for PostgresStore {
         groups::links_of(self, group_id).await
     }
 
+    async fn links_of_groups(&self, group_ids: &[&str]) -> StoreResult<Vec<Link>> {
+        groups::links_of_groups(self, group_ids).await
+    }
+
     async fn all_links(&self) -> StoreResult<Vec<Link>> {
         groups::all_links(self).await
     }

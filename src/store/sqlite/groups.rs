@@ -333,6 +333,28 @@ pub(super) async fn links_of(db: &SqliteStore, group_id: &str) -> StoreResult<Ve
     rows.iter().map(link_from).collect()
 }
 
+pub(super) async fn links_of_groups(
+    db: &SqliteStore,
+    group_ids: &[&str],
+) -> StoreResult<Vec<Link>> {
+    let mut links = Vec::with_capacity(group_ids.len() * 2);
+    // The ids travel as one JSON array: no limit on bound parameters to mind.
+    for chunk in group_ids.chunks(5_000) {
+        let rows = sqlx::query(
+            "SELECT l.* FROM links l WHERE l.group_id IN (SELECT value FROM json_each(?1))
+             ORDER BY l.group_id, l.target",
+        )
+        .bind(json(&chunk))
+        .fetch_all(&db.pool)
+        .await?;
+        for row in &rows {
+            links.push(link_from(row)?);
+        }
+    }
+    links.sort_by(|a, b| (&a.group_id, a.target.as_str()).cmp(&(&b.group_id, b.target.as_str())));
+    Ok(links)
+}
+
 pub(super) async fn all_links(db: &SqliteStore) -> StoreResult<Vec<Link>> {
     let rows = sqlx::query("SELECT * FROM links ORDER BY group_id, target")
         .fetch_all(&db.pool)

@@ -1,14 +1,16 @@
 //! An import (a whole snapshot, or a delta) and a push of one group: store the data, enqueue the
 //! MIS work it implies as the calendar allows, count what was held back.
 
-use super::{HeldCounts, audit, enqueue_group_work};
+use super::{HeldCounts, LinkWork, audit, enqueue_group_work, link_work};
 use crate::app::App;
 use crate::core::delta::Delta;
 use crate::core::domain::{Group, Snapshot};
+use crate::core::job::{JobKind, Lane};
+use crate::core::link::Link;
 pub use crate::store::GroupChange;
-use crate::store::{ImportApplied, SchoolImport, StoreResult};
+use crate::store::{ImportApplied, NewJob, SchoolImport, StoreResult};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Where an import's data came from: its format and file, as its summary and audit entry say.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -117,17 +119,12 @@ pub async fn import_from(
     let mut s = summary_of(&applied, source);
     // A snapshot is the full state of every school it lists: each has had its import.
     let mut schools = PerSchool::covering(snapshot.schools.iter().map(|school| &school.id));
-    for g in &snapshot.groups {
-        let school = schools.of(&g.school);
-        school.enqueued += enqueue_group_work(
-            app,
-            g,
-            touched.contains(g.id.as_str()),
-            &mut school.held_back,
-            &mut s.jobs,
-        )
-        .await?;
-    }
+    let imported: Vec<(&Group, bool)> = snapshot
+        .groups
+        .iter()
+        .map(|g| (g, touched.contains(g.id.as_str())))
+        .collect();
+    enqueue_imported(app, &imported, &mut schools, &mut s.jobs).await?;
     finish_import(app, s, applied, schools, actor).await
 }
 
@@ -145,24 +142,19 @@ pub async fn import_delta(
     let named_schools = delta.schools.iter().map(|school| &school.id);
     let mut schools = PerSchool::covering(named_schools.chain(applied.by_school.keys()));
     let touched = applied.added.iter().chain(&applied.changed);
-    let named = touched
+    let named: Vec<(&String, bool)> = touched
         .map(|id| (id, true))
-        .chain(applied.unchanged.iter().map(|id| (id, false)));
+        .chain(applied.unchanged.iter().map(|id| (id, false)))
+        .collect();
+    // Read back: a delta names part of a group; the work is decided on the whole of it.
+    let mut stored = Vec::with_capacity(named.len());
     for (id, touched) in named {
-        // Read back: a delta names part of a group; the work is decided on the whole of it.
-        let Some(stored) = app.store.group(id).await? else {
-            continue;
-        };
-        let school = schools.of(&stored.group.school);
-        school.enqueued += enqueue_group_work(
-            app,
-            &stored.group,
-            touched,
-            &mut school.held_back,
-            &mut s.jobs,
-        )
-        .await?;
+        if let Some(group) = app.store.group(id).await? {
+            stored.push((group.group, touched));
+        }
     }
+    let imported: Vec<(&Group, bool)> = stored.iter().map(|(g, t)| (g, *t)).collect();
+    enqueue_imported(app, &imported, &mut schools, &mut s.jobs).await?;
     finish_import(app, s, applied, schools, actor).await
 }
 
@@ -175,6 +167,62 @@ fn summary_of(applied: &ImportApplied, source: &ImportSource) -> ImportSummary {
         withdrawn: applied.withdrawn.len(),
         ..Default::default()
     }
+}
+
+/// Groups whose links one read and one enqueue transaction serve.
+const IMPORT_BATCH: usize = 2_000;
+
+/// Enqueues the MIS work of an import's groups (`touched`: its data just changed), a batch at a
+/// time: the batch's links read together, its jobs enqueued together (a national import is 100k+
+/// groups: not a read and a write transaction each). Counts per school what it enqueued and held.
+async fn enqueue_imported(
+    app: &App,
+    groups: &[(&Group, bool)],
+    schools: &mut PerSchool,
+    jobs: &mut Vec<i64>,
+) -> StoreResult<()> {
+    for batch in groups.chunks(IMPORT_BATCH) {
+        let ids: Vec<&str> = batch.iter().map(|(g, _)| g.id.as_str()).collect();
+        let links = app.store.links_of_groups(&ids).await?;
+        let mut by_group: HashMap<&str, Vec<&Link>> = HashMap::with_capacity(batch.len());
+        for link in &links {
+            by_group
+                .entry(link.group_id.as_str())
+                .or_default()
+                .push(link);
+        }
+        let mut reconciles: Vec<NewJob> = Vec::new();
+        let mut of_school: Vec<&str> = Vec::new();
+        for (g, touched) in batch {
+            let school = schools.of(&g.school);
+            for link in by_group.get(g.id.as_str()).into_iter().flatten() {
+                match link_work(app, g, link, *touched, &mut school.held_back) {
+                    LinkWork::Reconcile => {
+                        reconciles.push(NewJob {
+                            kind: JobKind::Reconcile,
+                            group_id: g.id.clone(),
+                            target: link.target,
+                            lane: Lane::Mis,
+                            requested_by: None,
+                            max_attempts: app.config.worker.max_attempts,
+                        });
+                        of_school.push(&g.school);
+                    }
+                    LinkWork::NoteHeld => app.store.note_held_changes(&g.id, link.target).await?,
+                    LinkWork::Nothing => {}
+                }
+            }
+        }
+        if reconciles.is_empty() {
+            continue;
+        }
+        let enqueued = app.store.enqueue_many(&reconciles, App::now_ms()).await?;
+        for (school, (job, fresh)) in of_school.into_iter().zip(enqueued) {
+            jobs.push(job);
+            schools.of(school).enqueued += fresh as u64;
+        }
+    }
+    Ok(())
 }
 
 /// The work an import enqueued and held back, school by school, for each school's provisioning

@@ -132,9 +132,40 @@ fn mis_gate(app: &App, year: &str, link: &Link, held: &mut HeldCounts) -> bool {
     }
 }
 
-/// Enqueues the MIS work one stored group needs (its links that changed, wait for creation or
-/// for accounts), as the calendar allows; counts what it held back. `touched`: the group's data just
-/// changed. After the cutoff a change is recorded on the link (`held_changes`), never applied.
+/// What MIS work one link of a stored group needs today.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LinkWork {
+    /// A reconcile in the MIS lane.
+    Reconcile,
+    /// Changes arrived after the cutoff: recorded on the link (`held_changes`), never applied.
+    NoteHeld,
+    /// Nothing (the link is current, or the calendar holds its work back: counted in `held`).
+    Nothing,
+}
+
+/// Decides the MIS work one link of `g` needs (its group changed, it waits for creation or for
+/// accounts), as the calendar allows; counts what it held back. `touched`: the group's data just
+/// changed. After the cutoff a change is recorded on the link, never applied.
+fn link_work(app: &App, g: &Group, link: &Link, touched: bool, held: &mut HeldCounts) -> LinkWork {
+    if !g.targets.contains(&link.target) {
+        return LinkWork::Nothing;
+    }
+    let needs_work = touched
+        || matches!(link.state(), LinkState::Pending | LinkState::Failed)
+        || !link.missing_accounts.is_empty();
+    if !needs_work {
+        return LinkWork::Nothing;
+    }
+    if mis_gate(app, &g.academic_year, link, held) {
+        LinkWork::Reconcile
+    } else if touched && link.mis_linked() && link.state() != LinkState::Pending {
+        LinkWork::NoteHeld
+    } else {
+        LinkWork::Nothing
+    }
+}
+
+/// Enqueues the MIS work one stored group needs (see [`link_work`]) and counts what it held back.
 async fn enqueue_group_work(
     app: &App,
     g: &Group,
@@ -144,23 +175,15 @@ async fn enqueue_group_work(
 ) -> StoreResult<u64> {
     let mut enqueued = 0;
     for link in app.store.links_of(&g.id).await? {
-        if !g.targets.contains(&link.target) {
-            continue;
-        }
-        let needs_work = touched
-            || matches!(link.state(), LinkState::Pending | LinkState::Failed)
-            || !link.missing_accounts.is_empty();
-        if !needs_work {
-            continue;
-        }
-        if mis_gate(app, &g.academic_year, &link, held) {
-            let (job, fresh) =
-                enqueue(app, JobKind::Reconcile, &g.id, link.target, Lane::Mis, None).await?;
-            jobs.push(job);
-            enqueued += fresh as u64;
-        } else if touched && link.mis_linked() && link.state() != LinkState::Pending {
-            // Recorded, not applied: the link says so until a later sync could apply it (never, after the cutoff).
-            app.store.note_held_changes(&g.id, link.target).await?;
+        match link_work(app, g, &link, touched, held) {
+            LinkWork::Reconcile => {
+                let (job, fresh) =
+                    enqueue(app, JobKind::Reconcile, &g.id, link.target, Lane::Mis, None).await?;
+                jobs.push(job);
+                enqueued += fresh as u64;
+            }
+            LinkWork::NoteHeld => app.store.note_held_changes(&g.id, link.target).await?,
+            LinkWork::Nothing => {}
         }
     }
     Ok(enqueued)
