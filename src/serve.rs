@@ -17,6 +17,9 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 /// Runs everything until `shutdown` resolves (or a part fails), then stops it all gracefully.
+/// How long `GET /v1/status` may answer with counts already read (see `status::CountsCache`).
+const STATUS_COUNTS_FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(2);
+
 pub async fn run(
     app: Arc<App>,
     tokens: ApiTokens,
@@ -43,6 +46,7 @@ pub async fn run(
         app: app.clone(),
         tokens: Arc::new(tokens),
         metrics,
+        counts: crate::status::CountsCache::new(STATUS_COUNTS_FRESH_FOR),
     };
     let mut api = tokio::spawn(api::serve(state, listener, api_stop));
 

@@ -13,6 +13,7 @@ use crate::store::{AuditEntry, Run, SchoolImport, Store, StoreResult, WorkerInfo
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use utoipa::ToSchema;
 
 /// One link as `status --json GROUP` shows it.
@@ -230,24 +231,17 @@ pub async fn group(store: &dyn Store, group_id: &str) -> StoreResult<Option<Grou
 
 /// The overall document.
 pub async fn overall(store: &dyn Store, query: StatusQuery) -> StoreResult<StatusDocument> {
-    let groups = store.groups().await?;
-    let year_of: BTreeMap<&str, &str> = groups
-        .iter()
-        .map(|g| (g.group.id.as_str(), g.group.academic_year.as_str()))
-        .collect();
-    let mut links: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
-    for l in store.all_links().await? {
-        let year = year_of.get(l.group_id.as_str()).copied().unwrap_or("?");
-        *links
-            .entry(year.to_string())
-            .or_default()
-            .entry(l.state().as_str().to_string())
-            .or_default() += 1;
-    }
-    let mut queue: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
-    for (kind, state, n) in store.job_counts().await? {
-        queue.entry(kind).or_default().insert(state, n);
-    }
+    let counts = Counts::read(store).await?;
+    overall_with(store, query, &counts).await
+}
+
+/// The overall document with `counts` already read (a `CountsCache`'s, in `serve`).
+pub async fn overall_with(
+    store: &dyn Store,
+    query: StatusQuery,
+    counts: &Counts,
+) -> StoreResult<StatusDocument> {
+    let (links, queue) = (counts.links.clone(), counts.queue.clone());
     Ok(StatusDocument {
         today: query.today.to_string(),
         links,
@@ -380,6 +374,81 @@ fn school_import(i: SchoolImport) -> SchoolImportDocument {
         withdrawn: i.counts.withdrawn,
         enqueued: i.enqueued,
         held_back: i.held_back,
+    }
+}
+
+/// The aggregates of the overall status: links by year and state, jobs by kind and state. At
+/// national size each counts 100k+ rows.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Counts {
+    pub links: BTreeMap<String, BTreeMap<String, u64>>,
+    pub queue: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+impl Counts {
+    pub async fn read(store: &dyn Store) -> StoreResult<Counts> {
+        let mut counts = Counts::default();
+        for (year, state, n) in store.link_counts().await? {
+            counts.links.entry(year).or_default().insert(state, n);
+        }
+        for (kind, state, n) in store.job_counts().await? {
+            counts.queue.entry(kind).or_default().insert(state, n);
+        }
+        Ok(counts)
+    }
+}
+
+/// Counts and when they were read.
+type CountedAt = (std::time::Instant, Arc<Counts>);
+
+/// The status counts kept for a moment, for `serve`: a status page open all night, or fifty at
+/// once, must not count every link and job once per request. A request within `fresh_for` of the
+/// last count gets it; a later one gets it too while one refresh runs in the background (at most
+/// one at a time); only the first request of all waits for a count.
+#[derive(Clone)]
+pub struct CountsCache {
+    fresh_for: std::time::Duration,
+    latest: Arc<tokio::sync::Mutex<Option<CountedAt>>>,
+    refreshing: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl CountsCache {
+    pub fn new(fresh_for: std::time::Duration) -> CountsCache {
+        CountsCache {
+            fresh_for,
+            latest: Arc::default(),
+            refreshing: Arc::default(),
+        }
+    }
+
+    pub async fn get(&self, store: &Arc<dyn Store>) -> StoreResult<Arc<Counts>> {
+        use std::sync::atomic::Ordering;
+        let mut latest = self.latest.lock().await;
+        let Some((at, counts)) = latest
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < self.fresh_for * 5)
+        else {
+            // The first count, or one too old to show after a quiet spell: everyone waits for it
+            // (the lock is held across it).
+            let counts = Arc::new(Counts::read(&**store).await?);
+            *latest = Some((std::time::Instant::now(), counts.clone()));
+            return Ok(counts);
+        };
+        let counts = counts.clone();
+        if at.elapsed() >= self.fresh_for && !self.refreshing.swap(true, Ordering::AcqRel) {
+            let (store, cache) = (store.clone(), self.clone());
+            tokio::spawn(async move {
+                match Counts::read(&*store).await {
+                    Ok(fresh) => {
+                        *cache.latest.lock().await =
+                            Some((std::time::Instant::now(), Arc::new(fresh)));
+                    }
+                    Err(e) => tracing::warn!(error = %e, "could not refresh the status counts"),
+                }
+                cache.refreshing.store(false, Ordering::Release);
+            });
+        }
+        Ok(counts)
     }
 }
 

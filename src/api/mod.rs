@@ -33,6 +33,8 @@ pub struct ApiState {
     pub app: Arc<App>,
     pub tokens: Arc<ApiTokens>,
     pub metrics: Arc<Metrics>,
+    /// The status counts, shared by every request for a second or two.
+    pub counts: crate::status::CountsCache,
 }
 
 /// Whose token came with a request.

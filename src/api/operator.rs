@@ -234,7 +234,10 @@ pub async fn status(
 ) -> Result<Json<StatusDocument>, ApiError> {
     let audit = q.audit.unwrap_or(20).clamp(1, 1000);
     let query = crate::work::worker::status_query(&s.app, audit);
-    Ok(Json(crate::status::overall(&*s.app.store, query).await?))
+    let counts = s.counts.get(&s.app.store).await?;
+    Ok(Json(
+        crate::status::overall_with(&*s.app.store, query, &counts).await?,
+    ))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -3,7 +3,8 @@
 //!
 //! Copied: schools, groups (withdrawn ones too), links, jobs, the audit log, nightly runs,
 //! schedule claims and each school's imports (provisioning status), every column as it is — ids included, so `GET /v1/jobs/{id}` answers after the
-//! move. Not copied: the worker registry (workers register again when they start).
+//! move. Not copied: the worker registry (workers register again when they start); the index
+//! tables of View Groups (`group_teachers`, `school_admins`) are made anew from the copied rows.
 //!
 //! Architecture Invariant: the target is written in one transaction (all or nothing), only if it
 //! holds nothing at all (checked under a table lock, so two copies cannot both pass), and its id
@@ -165,6 +166,20 @@ pub async fn copy_store(source_url: &str, target_url: &str) -> Result<Counts, Co
         workers: 0,
     };
     source.end().await?;
+    // The index tables of View Groups are derived from the rows just copied: made anew, as the
+    // migration that introduced them made them.
+    tx.execute(
+        "INSERT INTO group_teachers (email, group_id) \
+         SELECT DISTINCT lower(trim(t.value)), g.id FROM groups g, jsonb_array_elements_text(g.teachers::jsonb) t \
+         ON CONFLICT DO NOTHING",
+    )
+    .await?;
+    tx.execute(
+        "INSERT INTO school_admins (email, school_id) \
+         SELECT DISTINCT lower(trim(a.value)), s.id FROM schools s, jsonb_array_elements_text(s.admins::jsonb) a \
+         ON CONFLICT DO NOTHING",
+    )
+    .await?;
     // Ids were written as they were: the identities must hand out the next ones after them.
     for table in ["jobs", "audit", "runs", "school_imports"] {
         let sql = format!(

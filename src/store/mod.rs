@@ -11,14 +11,16 @@
 //! (`store copy`).
 
 pub mod copy;
+mod group_query;
 mod postgres;
 mod records;
 mod sqlite;
 
 pub use postgres::PostgresStore;
 pub use records::{
-    AuditEntry, ChangeCounts, FinishedJob, GroupChange, ImportApplied, Job, JobEnd, JobFinish,
-    NewJob, QuotaWindow, Run, SchoolImport, SchoolLastImport, StoredGroup, WorkerInfo,
+    AuditEntry, ChangeCounts, FinishedJob, GroupChange, GroupPage, GroupQuery, ImportApplied, Job,
+    JobEnd, JobFinish, NewJob, QuotaWindow, Run, SchoolImport, SchoolLastImport, StoredGroup,
+    WorkerInfo,
 };
 pub use sqlite::SqliteStore;
 
@@ -89,6 +91,11 @@ pub trait Store: Send + Sync {
     async fn links_of_groups(&self, group_ids: &[&str]) -> StoreResult<Vec<Link>>;
     /// Every link, in (group, target) order.
     async fn all_links(&self) -> StoreResult<Vec<Link>>;
+    /// View Groups: one page of the groups `query` names (visibility and filters answered by
+    /// indexes), in id order, each with its links, and the count of all that match.
+    async fn visible_groups(&self, query: &GroupQuery) -> StoreResult<GroupPage>;
+    /// (academic year, link state, links) over every link: the status counts, without the links.
+    async fn link_counts(&self) -> StoreResult<Vec<(String, String, u64)>>;
     /// Saves every field of a link, except that it never turns `mis_linked` back on: a restore
     /// granted while a job held a stale copy wins.
     async fn save_link(&self, link: &Link) -> StoreResult<()>;

@@ -4,7 +4,7 @@
 
 use crate::core::domain::{Group, Target};
 use crate::core::job::{JobKind, JobState, Lane};
-use crate::core::link::Link;
+use crate::core::link::{Link, LinkState};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -111,6 +111,36 @@ pub struct SchoolImport {
     pub enqueued: u64,
     /// Links whose work it held back, by reason (`before new_groups_from`, `after mis_sync_cutoff`, …).
     pub held_back: BTreeMap<String, u64>,
+}
+
+/// What View Groups asks the store for: whose groups, filtered, one page in id order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GroupQuery {
+    /// None: every group (an operator). Some(email, normalised): the groups that person may see
+    /// by the restore rule — every group of a school they administer, and the groups they teach.
+    pub viewer: Option<String>,
+    pub school: Option<String>,
+    pub academic_year: Option<String>,
+    pub year_group: Option<i64>,
+    /// Only groups this person (normalised email) teaches.
+    pub teacher: Option<String>,
+    /// Only groups with a link to this target (and, with `state`, in that state there).
+    pub target: Option<Target>,
+    /// Only groups with a link in this state.
+    pub state: Option<LinkState>,
+    /// Groups whose id comes after this one (the last id of the previous page).
+    pub after: Option<String>,
+    pub limit: u32,
+}
+
+/// One page of View Groups: each group with its links, and how many match in all.
+#[derive(Clone, Debug, Default)]
+pub struct GroupPage {
+    pub groups: Vec<(StoredGroup, Vec<Link>)>,
+    /// Groups matching the query on every page.
+    pub total: u64,
+    /// Whether a page follows this one.
+    pub more: bool,
 }
 
 /// A known school with its latest import, if any.

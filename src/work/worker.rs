@@ -224,8 +224,7 @@ async fn beat(app: Arc<App>, worker: String, unseen: Arc<watch::Sender<bool>>) {
     let window = live_window(&app);
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // When the registry last showed this worker alive (the `seen_at` of its last beat written).
-    let mut seen = tokio::time::Instant::now();
+    let mut liveness = Liveness::new(interval, window);
     let mut judge = tokio::time::interval(interval / 4);
     loop {
         tick.tick().await;
@@ -237,7 +236,7 @@ async fn beat(app: Arc<App>, worker: String, unseen: Arc<watch::Sender<bool>>) {
             tokio::select! {
                 done = &mut heartbeat => break done.map_err(anyhow::Error::from),
                 _ = judge.tick() => {
-                    judge_unseen(&app, &unseen, seen.elapsed(), interval, window);
+                    liveness.judge(&app, &unseen);
                     // A beat stuck this long is given up (a dead connection): the next one tries afresh.
                     if started.elapsed() >= window * 2 {
                         break Err(anyhow::anyhow!("no answer within {:?}", window * 2));
@@ -247,46 +246,79 @@ async fn beat(app: Arc<App>, worker: String, unseen: Arc<watch::Sender<bool>>) {
         };
         match written {
             Ok(()) => {
-                seen = started;
-                judge_unseen(&app, &unseen, seen.elapsed(), interval, window);
+                liveness.written(started);
                 if let Err(e) = quota_share::rebalance(&app, window).await {
                     tracing::warn!(error = %e, "could not re-count the workers sharing the quota");
                 }
+                liveness.judge(&app, &unseen);
             }
             Err(e) => {
                 tracing::warn!(error = %e, "worker heartbeat failed");
-                judge_unseen(&app, &unseen, seen.elapsed(), interval, window);
+                liveness.judge(&app, &unseen);
             }
         }
     }
 }
 
-/// Holds every call once the last written beat is two beats old, says `unseen` once it is a
-/// liveness window old, and lifts the hold when a recent beat was written (unless `unseen` is
-/// still set: the worker loop lifts it after dropping the jobs).
-fn judge_unseen(
-    app: &App,
-    unseen: &watch::Sender<bool>,
-    unseen_for: Duration,
+/// What the peers can know of this worker, from its written beats, and the hold that follows.
+struct Liveness {
     interval: Duration,
     window: Duration,
-) {
-    if unseen_for >= window {
-        if !*unseen.borrow() {
-            tracing::error!(
-                unseen_ms = unseen_for.as_millis() as u64,
-                "unseen for the liveness window: dropping the running jobs"
-            );
+    /// The start of the last beat written: the `seen_at` the peers read.
+    seen: tokio::time::Instant,
+    /// Unseen for the liveness window since the hold began: the peers may have counted this
+    /// worker dead and taken its share, so it waits as a joiner does before sending again.
+    counted_dead: bool,
+    /// The first beat written since the hold began.
+    back_since: Option<tokio::time::Instant>,
+}
+
+impl Liveness {
+    fn new(interval: Duration, window: Duration) -> Liveness {
+        Liveness {
+            interval,
+            window,
+            seen: tokio::time::Instant::now(),
+            counted_dead: false,
+            back_since: None,
         }
-        app.throttle.hold(true);
-        unseen.send_replace(true);
-    } else if unseen_for >= interval * 2 {
-        if !app.throttle.is_held() {
-            tracing::error!("unseen by the other workers for two beats: holding every call");
+    }
+
+    fn written(&mut self, started: tokio::time::Instant) {
+        self.seen = started;
+    }
+
+    /// Holds every call once the last written beat is two beats old; says `unseen` once it is a
+    /// liveness window old. Lifts the hold when beats are written again, `unseen` has been dealt
+    /// with (the worker loop clears it after dropping the jobs), and — after the peers may have
+    /// counted it dead — once they have had 1¼ beats to count it again and shrink their shares.
+    fn judge(&mut self, app: &App, unseen: &watch::Sender<bool>) {
+        let unseen_for = self.seen.elapsed();
+        if unseen_for >= self.window {
+            if !*unseen.borrow() {
+                tracing::error!(
+                    unseen_ms = unseen_for.as_millis() as u64,
+                    "unseen for the liveness window: dropping the running jobs"
+                );
+            }
+            app.throttle.hold(true);
+            unseen.send_replace(true);
+            (self.counted_dead, self.back_since) = (true, None);
+        } else if unseen_for >= self.interval * 2 {
+            if !app.throttle.is_held() {
+                tracing::error!("unseen by the other workers for two beats: holding every call");
+            }
+            app.throttle.hold(true);
+            self.back_since = None;
+        } else if app.throttle.is_held() && !*unseen.borrow() {
+            let back_since = *self.back_since.get_or_insert(self.seen);
+            let rejoin = self.interval.mul_f64(quota_share::JOIN_WAIT_BEATS);
+            if !self.counted_dead || back_since.elapsed() >= rejoin {
+                tracing::info!("seen again: resuming calls");
+                app.throttle.hold(false);
+                (self.counted_dead, self.back_since) = (false, None);
+            }
         }
-        app.throttle.hold(true);
-    } else if !*unseen.borrow() {
-        app.throttle.hold(false);
     }
 }
 

@@ -332,6 +332,96 @@ async fn view_groups_shows_each_person_what_they_may_see() {
     s.stop().await;
 }
 
+/// View Groups a page at a time: `limit` and `after` walk the person's groups in id order, `next`
+/// says where the next page starts (null on the last), `total` counts every page; each page
+/// holds only what the person may see; a `limit` out of range is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn view_groups_pages_through_in_id_order() {
+    let mut app = TestApp::start().await;
+    let school = "6612001";
+    let teacher = "athro@hwbcymru.net";
+    let groups: Vec<Group> = (0..5)
+        .map(|i| Group {
+            id: format!("{school}-2025-26-C{i}"),
+            school: school.into(),
+            academic_year: "2025-26".into(),
+            name: format!("Class {i}"),
+            year_group: Some(7),
+            subject: None,
+            targets: vec![Target::Teams],
+            // The teacher has the even classes.
+            teachers: vec![
+                if i % 2 == 0 {
+                    teacher
+                } else {
+                    "arall@hwbcymru.net"
+                }
+                .into(),
+            ],
+            learners: Vec::new(),
+        })
+        .collect();
+    let snap = Snapshot {
+        schools: vec![School {
+            id: school.into(),
+            name: "Ysgol Tudalen".into(),
+            admins: vec![PRIMARY_ADMIN.into()],
+        }],
+        groups,
+    };
+    let ids: Vec<String> = snap.groups.iter().map(|g| g.id.clone()).collect();
+    app.import_on("2025-08-01", &snap).await;
+    let s = app.serve_on("2025-08-01").await;
+    let page = |query: String| {
+        let s = &s;
+        async move {
+            let (st, b) = s.get(&format!("/v1/groups?{query}"), Some(UMP_TOKEN)).await;
+            assert_eq!(st, 200, "{query}: {b}");
+            (group_ids(&b), b["next"].clone(), b["total"].clone())
+        }
+    };
+
+    // The admin: three pages of 2, 2 and 1.
+    let first = page(format!("as={PRIMARY_ADMIN}&limit=2")).await;
+    assert_eq!(first, (ids[0..2].to_vec(), json!(ids[1]), json!(5)));
+    let middle = page(format!("as={PRIMARY_ADMIN}&limit=2&after={}", ids[1])).await;
+    assert_eq!(middle, (ids[2..4].to_vec(), json!(ids[3]), json!(5)));
+    let last = page(format!("as={PRIMARY_ADMIN}&limit=2&after={}", ids[3])).await;
+    assert_eq!(last, (ids[4..].to_vec(), Value::Null, json!(5)));
+    // The teacher: only the even classes, on every page.
+    let first = page(format!("as={teacher}&limit=2")).await;
+    assert_eq!(
+        first,
+        (
+            vec![ids[0].clone(), ids[2].clone()],
+            json!(ids[2]),
+            json!(3)
+        )
+    );
+    let last = page(format!("as={teacher}&limit=2&after={}", ids[2])).await;
+    assert_eq!(last, (vec![ids[4].clone()], Value::Null, json!(3)));
+    // Another school's admin and a filter with no match: an empty last page.
+    let none = (Vec::<String>::new(), Value::Null, json!(0));
+    assert_eq!(page(format!("as={SECONDARY_ADMIN}")).await, none);
+    assert_eq!(
+        page(format!("as={PRIMARY_ADMIN}&year_group=11")).await,
+        none
+    );
+    // Without `limit`, up to 100.
+    assert_eq!(page(format!("as={PRIMARY_ADMIN}")).await.0, ids);
+
+    for bad in ["limit=0", "limit=1001", "limit=-1", "limit=lots"] {
+        let (st, b) = s
+            .get(
+                &format!("/v1/groups?as={PRIMARY_ADMIN}&{bad}"),
+                Some(UMP_TOKEN),
+            )
+            .await;
+        assert_eq!((st, code(&b)), (400, "invalid"), "{bad}: {b}");
+    }
+    s.stop().await;
+}
+
 /// Sends `body` as it is, with `content_type`.
 async fn raw(
     s: &Served,

@@ -14,8 +14,8 @@ use class_sync::core::job::{JobKind, JobState, Lane};
 use class_sync::core::link::{Link, LinkEvent, LinkState};
 use class_sync::core::roster::Roster;
 use class_sync::store::{
-    AuditEntry, ChangeCounts, GroupChange, JobEnd, JobFinish, NewJob, QuotaWindow, SchoolImport,
-    Store, WorkerInfo,
+    AuditEntry, ChangeCounts, GroupChange, GroupQuery, JobEnd, JobFinish, NewJob, QuotaWindow,
+    SchoolImport, Store, WorkerInfo,
 };
 use std::sync::Arc;
 
@@ -230,6 +230,10 @@ macro_rules! store_suite {
                 import_is_one_transaction,
                 import_and_delta_count_by_school,
                 links_of_groups_reads_a_batch_in_group_order,
+                visible_groups_follow_the_restore_rule,
+                visible_groups_filter_and_page_in_id_order,
+                visible_groups_follow_changed_teachers_and_admins,
+                link_counts_count_by_year_and_state,
                 school_imports_keep_each_schools_history_newest_first,
                 schools_with_last_import_pages_in_id_order,
                 delta_merges_members_and_keeps_the_date,
@@ -661,6 +665,182 @@ async fn links_of_groups_reads_a_batch_in_group_order(store: Arc<dyn Store>) {
     );
     assert_eq!(links[0], store.links_of("g1").await.unwrap()[0]);
     assert!(store.links_of_groups(&[]).await.unwrap().is_empty());
+}
+
+/// School A (`admin@A.example`) with g1 (t1), g2 (t2, t1), g3 (t3, year 9, Teams only);
+/// school B with h1 (t1).
+async fn seed_for_views(store: &Arc<dyn Store>) {
+    let taught = |id: &str, school: &str, teachers: &[&str]| Group {
+        teachers: teachers
+            .iter()
+            .map(|t| format!("{t}@hwbcymru.net"))
+            .collect(),
+        ..group(id, school)
+    };
+    let mut g3 = taught("g3", "A", &["t3"]);
+    (g3.year_group, g3.targets) = (Some(9), vec![Target::Teams]);
+    let groups = [
+        taught("g1", "A", &["t1"]),
+        taught("g2", "A", &["t2", "T1"]),
+        g3,
+        taught("h1", "B", &["t1"]),
+    ];
+    store
+        .import_snapshot(&snapshot(&["A", "B"], &groups))
+        .await
+        .expect("seed");
+}
+
+async fn view(store: &Arc<dyn Store>, query: GroupQuery) -> (Vec<String>, u64, bool) {
+    let page = store.visible_groups(&query).await.unwrap();
+    let ids = page
+        .groups
+        .iter()
+        .map(|(g, _)| g.group.id.clone())
+        .collect();
+    (ids, page.total, page.more)
+}
+
+fn seen_by(viewer: Option<&str>) -> GroupQuery {
+    GroupQuery {
+        viewer: viewer.map(str::to_string),
+        limit: 100,
+        ..GroupQuery::default()
+    }
+}
+
+async fn visible_groups_follow_the_restore_rule(store: Arc<dyn Store>) {
+    seed_for_views(&store).await;
+    let cases: [(Option<&str>, &[&str]); 5] = [
+        (Some("admin@a.example"), &["g1", "g2", "g3"]),
+        (Some("t1@hwbcymru.net"), &["g1", "g2", "h1"]),
+        (Some("t3@hwbcymru.net"), &["g3"]),
+        (Some("nobody@hwbcymru.net"), &[]),
+        (None, &["g1", "g2", "g3", "h1"]),
+    ];
+    for (viewer, want) in cases {
+        let (ids, total, more) = view(&store, seen_by(viewer)).await;
+        assert_eq!(ids, want, "{viewer:?}");
+        assert_eq!((total, more), (want.len() as u64, false), "{viewer:?}");
+    }
+    // Each group comes with its links.
+    let page = store
+        .visible_groups(&seen_by(Some("t3@hwbcymru.net")))
+        .await
+        .unwrap();
+    assert_eq!(page.groups[0].1, store.links_of("g3").await.unwrap());
+}
+
+async fn visible_groups_filter_and_page_in_id_order(store: Arc<dyn Store>) {
+    seed_for_views(&store).await;
+    let admin = || seen_by(Some("admin@a.example"));
+    let first = GroupQuery {
+        limit: 2,
+        ..admin()
+    };
+    assert_eq!(
+        view(&store, first.clone()).await,
+        (vec!["g1".into(), "g2".into()], 3, true)
+    );
+    let rest = GroupQuery {
+        after: Some("g2".into()),
+        ..first
+    };
+    assert_eq!(view(&store, rest).await, (vec!["g3".into()], 3, false));
+    let filtered = [
+        (
+            GroupQuery {
+                teacher: Some("t2@hwbcymru.net".into()),
+                ..admin()
+            },
+            vec!["g2"],
+        ),
+        (
+            GroupQuery {
+                year_group: Some(9),
+                ..admin()
+            },
+            vec!["g3"],
+        ),
+        (
+            GroupQuery {
+                academic_year: Some("2024-25".into()),
+                ..admin()
+            },
+            vec![],
+        ),
+        (
+            GroupQuery {
+                school: Some("B".into()),
+                ..admin()
+            },
+            vec![],
+        ),
+        (
+            GroupQuery {
+                target: Some(Target::Classroom),
+                ..admin()
+            },
+            vec!["g1", "g2"],
+        ),
+        (
+            GroupQuery {
+                state: Some(LinkState::Archived),
+                ..admin()
+            },
+            vec!["g1"],
+        ),
+        (
+            GroupQuery {
+                target: Some(Target::Classroom),
+                state: Some(LinkState::Archived),
+                ..admin()
+            },
+            vec![],
+        ),
+    ];
+    move_teams_link(&store, "g1", &[FOUND_ARCHIVED]).await;
+    for (query, want) in filtered {
+        let (ids, total, _) = view(&store, query.clone()).await;
+        assert_eq!(ids, want, "{query:?}");
+        assert_eq!(total, want.len() as u64, "{query:?}");
+    }
+}
+
+async fn visible_groups_follow_changed_teachers_and_admins(store: Arc<dyn Store>) {
+    seed_for_views(&store).await;
+    // g2 loses t1; a delta adds t1 to g3; school A gets a new admin.
+    let mut g2 = group("g2", "A");
+    g2.teachers = vec!["t2@hwbcymru.net".into()];
+    store.put_group(&g2).await.unwrap();
+    let delta = Delta {
+        schools: vec![SchoolDelta {
+            id: "A".into(),
+            name: None,
+            add_admins: vec!["new.admin@a.example".into()],
+            remove_admins: vec!["admin@A.example".into()],
+        }],
+        ..Delta::default()
+    };
+    store.apply_delta(&delta).await.unwrap();
+    let (t1, _, _) = view(&store, seen_by(Some("t1@hwbcymru.net"))).await;
+    assert_eq!(t1, ["g1", "h1"]);
+    let (old, _, _) = view(&store, seen_by(Some("admin@a.example"))).await;
+    assert!(old.is_empty(), "{old:?}");
+    let (new, _, _) = view(&store, seen_by(Some("new.admin@a.example"))).await;
+    assert_eq!(new, ["g1", "g2", "g3"]);
+}
+
+async fn link_counts_count_by_year_and_state(store: Arc<dyn Store>) {
+    seed_for_views(&store).await;
+    move_teams_link(&store, "g1", &[FOUND_ARCHIVED]).await;
+    assert_eq!(
+        store.link_counts().await.unwrap(),
+        [
+            ("2025-26".to_string(), "archived".to_string(), 1),
+            ("2025-26".to_string(), "pending".to_string(), 6),
+        ]
+    );
 }
 
 fn school_import(school: &str, at: i64, day: &str, added: u64) -> SchoolImport {
@@ -1807,4 +1987,51 @@ async fn a_settled_schedule_claim_is_never_taken_over(store: Arc<dyn Store>) {
     assert!(!store.schedule_unsettled("nightly", day).await.unwrap());
     let late = store.claim_schedule("nightly", day, "p2", i64::MAX - 1, i64::MAX);
     assert!(!late.await.unwrap());
+}
+
+/// The status counts `serve` keeps: answered from memory while fresh, refreshed in the background
+/// once stale (the stale count still answered meanwhile), waited for after a quiet spell.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_counts_are_kept_fresh_in_the_background() {
+    use class_sync::status::CountsCache;
+    use std::time::Duration;
+    let fresh = fresh_sqlite("status_counts").await.expect("sqlite");
+    let store = fresh.store.clone();
+    let pending = |counts: &class_sync::status::Counts| {
+        counts
+            .links
+            .get("2025-26")
+            .and_then(|states| states.get("pending"))
+            .copied()
+            .unwrap_or(0)
+    };
+    let cache = CountsCache::new(Duration::from_millis(300));
+    assert_eq!(pending(&cache.get(&store).await.unwrap()), 0);
+    seed(&store).await;
+    assert_eq!(pending(&cache.get(&store).await.unwrap()), 0, "fresh: kept");
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_eq!(
+        pending(&cache.get(&store).await.unwrap()),
+        0,
+        "stale: answered while it refreshes"
+    );
+    let mut refreshed = 0;
+    for _ in 0..100 {
+        refreshed = pending(&cache.get(&store).await.unwrap());
+        if refreshed == 6 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(refreshed, 6, "refreshed in the background");
+    store
+        .import_snapshot(&snapshot(&[SCHOOL], &[group("g9", SCHOOL)]))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    assert_eq!(
+        pending(&cache.get(&store).await.unwrap()),
+        8,
+        "after a quiet spell the count is read anew before answering (g9's two links besides the six)"
+    );
 }

@@ -11,7 +11,8 @@ use class_sync::core::link::{Link, LinkState};
 use class_sync::core::roster::Roster;
 use class_sync::store::copy::{CopyError, Counts, copy_store};
 use class_sync::store::{
-    AuditEntry, ChangeCounts, JobEnd, JobFinish, NewJob, SchoolImport, Store, WorkerInfo,
+    AuditEntry, ChangeCounts, GroupQuery, JobEnd, JobFinish, NewJob, SchoolImport, Store,
+    WorkerInfo,
 };
 use std::sync::Arc;
 
@@ -264,6 +265,9 @@ async fn reads(store: &Arc<dyn Store>, max_job: i64) -> Vec<String> {
             store.schools_with_last_import(None, 10).await.unwrap()
         ),
         format!("{:?}", store.last_import_days().await.unwrap()),
+        // View Groups reads its own index tables: made anew in the copy.
+        format!("{:?}", view_ids(store, "teacher.g1@hwbcymru.net").await),
+        format!("{:?}", view_ids(store, &school("s1").admins[0]).await),
         format!("{:?}", store.last_run("nightly", false).await.unwrap()),
         format!("{:?}", store.last_run("nightly", true).await.unwrap()),
         format!(
@@ -278,6 +282,16 @@ async fn reads(store: &Arc<dyn Store>, max_job: i64) -> Vec<String> {
         out.push(format!("job {id}: {:?}", store.job(id).await.unwrap()));
     }
     out
+}
+
+async fn view_ids(store: &Arc<dyn Store>, viewer: &str) -> Vec<String> {
+    let query = GroupQuery {
+        viewer: Some(viewer.to_string()),
+        limit: 100,
+        ..GroupQuery::default()
+    };
+    let page = store.visible_groups(&query).await.unwrap();
+    page.groups.into_iter().map(|(g, _)| g.group.id).collect()
 }
 
 async fn max_job_id(store: &Arc<dyn Store>) -> i64 {
@@ -324,6 +338,7 @@ async fn a_sqlite_year_copied_to_postgres_reads_back_the_same() {
         assert_eq!(w, g);
     }
     assert_eq!(want.len(), got.len());
+    assert_eq!(view_ids(&copy, "teacher.g1@hwbcymru.net").await, ["g1"]);
     // The restored link kept its MIS unlink, the granted one too.
     let links = copy.all_links().await.unwrap();
     let unlinked: Vec<_> = links

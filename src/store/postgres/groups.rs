@@ -41,7 +41,7 @@ fn school_from(row: &PgRow) -> StoreResult<School> {
     })
 }
 
-fn group_from(row: &PgRow) -> StoreResult<StoredGroup> {
+pub(super) fn group_from(row: &PgRow) -> StoreResult<StoredGroup> {
     let targets: Vec<Target> = parse_json(row.get::<&str, _>("targets"), "group targets")?;
     Ok(StoredGroup {
         group: Group {
@@ -191,6 +191,9 @@ async fn upsert_group(
         .execute(&mut *tx)
         .await?;
     }
+    if outcome != GroupChange::Unchanged {
+        super::mirror::teachers(&mut *tx, &[g]).await?;
+    }
     for t in &g.targets {
         sqlx::query(
             "INSERT INTO links (group_id, target, state, updated_at) VALUES ($1, $2, 'pending', $3)
@@ -257,6 +260,7 @@ async fn upsert_school(tx: &mut sqlx::PgConnection, s: &School, now: i64) -> Sto
     .bind(now)
     .execute(&mut *tx)
     .await?;
+    super::mirror::admins(&mut *tx, &[s]).await?;
     Ok(())
 }
 

@@ -32,7 +32,7 @@ fn school_from(row: &SqliteRow) -> StoreResult<School> {
     })
 }
 
-fn group_from(row: &SqliteRow) -> StoreResult<StoredGroup> {
+pub(super) fn group_from(row: &SqliteRow) -> StoreResult<StoredGroup> {
     let targets: Vec<Target> = parse_json(row.get::<&str, _>("targets"), "group targets")?;
     Ok(StoredGroup {
         group: Group {
@@ -155,6 +155,9 @@ async fn upsert_group(
         .execute(&mut *tx)
         .await?;
     }
+    if outcome != GroupChange::Unchanged {
+        super::mirror::teachers(&mut *tx, &[g]).await?;
+    }
     for t in &g.targets {
         sqlx::query("INSERT OR IGNORE INTO links (group_id, target, state, updated_at) VALUES (?1, ?2, 'pending', ?3)")
             .bind(&g.id)
@@ -215,6 +218,7 @@ async fn upsert_school(tx: &mut sqlx::SqliteConnection, s: &School, now: i64) ->
     .bind(now)
     .execute(&mut *tx)
     .await?;
+    super::mirror::admins(&mut *tx, &[s]).await?;
     Ok(())
 }
 

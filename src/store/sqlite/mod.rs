@@ -8,8 +8,10 @@
 
 mod audit;
 mod groups;
+mod mirror;
 mod provisioning;
 mod queue;
+mod reads;
 mod registry;
 mod runs;
 
@@ -18,8 +20,9 @@ use crate::core::domain::{Group, School, Snapshot, Target};
 use crate::core::job::{JobKind, JobState, Lane};
 use crate::core::link::Link;
 use crate::store::{
-    AuditEntry, FinishedJob, GroupChange, ImportApplied, Job, JobFinish, NewJob, Run, SchoolImport,
-    SchoolLastImport, Store, StoreError, StoreResult, StoredGroup, WorkerInfo,
+    AuditEntry, FinishedJob, GroupChange, GroupPage, GroupQuery, ImportApplied, Job, JobFinish,
+    NewJob, Run, SchoolImport, SchoolLastImport, Store, StoreError, StoreResult, StoredGroup,
+    WorkerInfo,
 };
 use sqlx::ConnectOptions;
 use sqlx::SqlitePool;
@@ -127,6 +130,14 @@ impl Store for SqliteStore {
 
     async fn links_of_groups(&self, group_ids: &[&str]) -> StoreResult<Vec<Link>> {
         groups::links_of_groups(self, group_ids).await
+    }
+
+    async fn visible_groups(&self, query: &GroupQuery) -> StoreResult<GroupPage> {
+        reads::visible_groups(self, query).await
+    }
+
+    async fn link_counts(&self) -> StoreResult<Vec<(String, String, u64)>> {
+        reads::link_counts(self).await
     }
 
     async fn all_links(&self) -> StoreResult<Vec<Link>> {
