@@ -17,6 +17,7 @@ use crate::core::roster::Roster;
 use crate::store::{GroupChange, ImportApplied, StoreError, StoreResult, StoredGroup};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
+use std::collections::{HashMap, HashSet};
 
 /// The key of the advisory lock imports take (any constant of our own; "class-sync import").
 const IMPORT_LOCK: i64 = 0x636c_6173_7369_6d70;
@@ -208,10 +209,14 @@ async fn upsert_group(
     Ok(outcome)
 }
 
+/// Groups one statement of a snapshot import reads or writes (as arrays: one parameter a column).
+const CHUNK: usize = 1000;
+
 pub(super) async fn import_snapshot(
     db: &PostgresStore,
     snapshot: &Snapshot,
 ) -> StoreResult<ImportApplied> {
+    let started = std::time::Instant::now();
     let now = now_ms();
     let mut tx = db.pool.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
@@ -222,12 +227,29 @@ pub(super) async fn import_snapshot(
     for s in &snapshot.schools {
         upsert_school(&mut tx, s, now).await?;
     }
-    for g in &snapshot.groups {
-        let change = upsert_group(&mut tx, g, now, None).await?;
-        applied.record(g.id.clone(), &g.school, change);
+    let distinct: HashSet<&str> = snapshot.groups.iter().map(|g| g.id.as_str()).collect();
+    if distinct.len() == snapshot.groups.len() {
+        // A chunk at a time: one read (and lock) of what is stored, one insert of what is new,
+        // one update of what changed, one insert of the links — not three round trips a group.
+        for chunk in snapshot.groups.chunks(CHUNK) {
+            import_chunk(&mut tx, chunk, now, &mut applied).await?;
+        }
+    } else {
+        // Ids given twice (validation refuses them): each group sees the one written before it.
+        for g in &snapshot.groups {
+            let change = upsert_group(&mut tx, g, now, None).await?;
+            applied.record(g.id.clone(), &g.school, change);
+        }
     }
     // A snapshot is the full state of the schools it lists: their other groups are withdrawn.
-    let present: Vec<&str> = snapshot.groups.iter().map(|g| g.id.as_str()).collect();
+    // Each school's statement carries its own groups' ids only (not the whole snapshot's).
+    let mut present: HashMap<&str, Vec<&str>> = HashMap::new();
+    for g in &snapshot.groups {
+        present
+            .entry(g.school.as_str())
+            .or_default()
+            .push(g.id.as_str());
+    }
     for s in &snapshot.schools {
         let rows = sqlx::query(
             "UPDATE groups SET withdrawn = TRUE, updated_at = $3
@@ -235,7 +257,7 @@ pub(super) async fn import_snapshot(
              RETURNING id",
         )
         .bind(&s.id)
-        .bind(&present)
+        .bind(present.get(s.id.as_str()).cloned().unwrap_or_default())
         .bind(now)
         .fetch_all(&mut *tx)
         .await?;
@@ -246,7 +268,133 @@ pub(super) async fn import_snapshot(
         }
     }
     tx.commit().await?;
+    tracing::debug!(
+        groups = snapshot.groups.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "snapshot stored"
+    );
     Ok(applied)
+}
+
+/// [`upsert_group`] for a chunk of a snapshot's groups (distinct ids, no `source_modified`),
+/// recording each outcome in snapshot order. The stored rows are locked before deciding, as a put
+/// locks its one row; a new group that a concurrent put inserted first (the chunk's INSERT did
+/// nothing for it) is decided by `upsert_group`, on the row that put committed.
+async fn import_chunk(
+    tx: &mut sqlx::PgConnection,
+    chunk: &[Group],
+    now: i64,
+    applied: &mut ImportApplied,
+) -> StoreResult<()> {
+    let ids: Vec<&str> = chunk.iter().map(|g| g.id.as_str()).collect();
+    let rows = sqlx::query("SELECT * FROM groups WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?;
+    let mut stored = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        let old = group_from(row)?;
+        stored.insert(old.group.id.clone(), old);
+    }
+    let new: Vec<&Group> = chunk
+        .iter()
+        .filter(|g| !stored.contains_key(&g.id))
+        .collect();
+    let inserted: HashSet<String> = if new.is_empty() {
+        HashSet::new()
+    } else {
+        let rows = sqlx::query(
+            "INSERT INTO groups (id, school_id, academic_year, name, year_group, subject, targets, teachers, learners, withdrawn, updated_at, source_modified)
+             SELECT v.*, FALSE, $10, NULL
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::text[], $7::text[], $8::text[], $9::text[])
+               AS v(id, school_id, academic_year, name, year_group, subject, targets, teachers, learners)
+             ON CONFLICT (id) DO NOTHING
+             RETURNING id",
+        );
+        let rows = bind_columns(rows, &new)
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await?;
+        rows.iter().map(|r| r.get("id")).collect()
+    };
+    let mut changed: Vec<&Group> = Vec::new();
+    for g in chunk {
+        let outcome = match stored.get(&g.id) {
+            None if inserted.contains(&g.id) => GroupChange::Added,
+            None => upsert_group(&mut *tx, g, now, None).await?,
+            Some(old) if old.group == *g && !old.withdrawn => GroupChange::Unchanged,
+            Some(_) => {
+                changed.push(g);
+                GroupChange::Changed
+            }
+        };
+        applied.record(g.id.clone(), &g.school, outcome);
+    }
+    if !changed.is_empty() {
+        let update = sqlx::query(
+            "UPDATE groups AS g SET school_id = v.school_id, academic_year = v.academic_year, name = v.name,
+               year_group = v.year_group, subject = v.subject, targets = v.targets, teachers = v.teachers,
+               learners = v.learners, withdrawn = FALSE, updated_at = $10, source_modified = NULL
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::text[], $7::text[], $8::text[], $9::text[])
+               AS v(id, school_id, academic_year, name, year_group, subject, targets, teachers, learners)
+             WHERE g.id = v.id",
+        );
+        bind_columns(update, &changed)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+    }
+    // Groups upserted one by one above mirrored their teachers themselves.
+    let written: Vec<&Group> = new
+        .iter()
+        .filter(|g| inserted.contains(&g.id))
+        .chain(&changed)
+        .copied()
+        .collect();
+    super::mirror::teachers(&mut *tx, &written).await?;
+    let (link_groups, link_targets): (Vec<&str>, Vec<&str>) = chunk
+        .iter()
+        .flat_map(|g| g.targets.iter().map(|t| (g.id.as_str(), t.as_str())))
+        .unzip();
+    sqlx::query(
+        "INSERT INTO links (group_id, target, state, updated_at)
+         SELECT v.group_id, v.target, 'pending', $3 FROM UNNEST($1::text[], $2::text[]) AS v(group_id, target)
+         ON CONFLICT (group_id, target) DO NOTHING",
+    )
+    .bind(link_groups)
+    .bind(link_targets)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Binds `groups` as nine column arrays, `$1`…`$9` (id, school, year, name, year group, subject,
+/// and targets, teachers and learners as JSON text).
+fn bind_columns<'q>(
+    query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    groups: &[&'q Group],
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    query
+        .bind(groups.iter().map(|g| g.id.as_str()).collect::<Vec<_>>())
+        .bind(groups.iter().map(|g| g.school.as_str()).collect::<Vec<_>>())
+        .bind(
+            groups
+                .iter()
+                .map(|g| g.academic_year.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>())
+        .bind(groups.iter().map(|g| g.year_group).collect::<Vec<_>>())
+        .bind(
+            groups
+                .iter()
+                .map(|g| g.subject.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(groups.iter().map(|g| json(&g.targets)).collect::<Vec<_>>())
+        .bind(groups.iter().map(|g| json(&g.teachers)).collect::<Vec<_>>())
+        .bind(groups.iter().map(|g| json(&g.learners)).collect::<Vec<_>>())
 }
 
 async fn upsert_school(tx: &mut sqlx::PgConnection, s: &School, now: i64) -> StoreResult<()> {

@@ -169,23 +169,37 @@ async fn upsert_group(
     Ok(outcome)
 }
 
+/// Groups one statement of a snapshot import reads or writes (11 parameters a group: well inside
+/// SQLite's 32,766).
+const CHUNK: usize = 500;
+
 pub(super) async fn import_snapshot(
     db: &SqliteStore,
     snapshot: &Snapshot,
 ) -> StoreResult<ImportApplied> {
+    let started = std::time::Instant::now();
     let now = now_ms();
     let mut tx = db.writer.begin_with("BEGIN IMMEDIATE").await?;
     let mut applied = ImportApplied::default();
     for s in &snapshot.schools {
         upsert_school(&mut tx, s, now).await?;
     }
-    for g in &snapshot.groups {
-        let change = upsert_group(&mut tx, g, now, None).await?;
-        applied.record(g.id.clone(), &g.school, change);
-    }
-    // A snapshot is the full state of the schools it lists: their other groups are withdrawn.
     let present: std::collections::HashSet<&str> =
         snapshot.groups.iter().map(|g| g.id.as_str()).collect();
+    if present.len() == snapshot.groups.len() {
+        // A chunk at a time: one read of what is stored, one write of what is new or changed,
+        // one of the links (a national snapshot is 100,000 groups: not 300,000 statements).
+        for chunk in snapshot.groups.chunks(CHUNK) {
+            import_chunk(&mut tx, chunk, now, &mut applied).await?;
+        }
+    } else {
+        // Ids given twice (validation refuses them): each group sees the one written before it.
+        for g in &snapshot.groups {
+            let change = upsert_group(&mut tx, g, now, None).await?;
+            applied.record(g.id.clone(), &g.school, change);
+        }
+    }
+    // A snapshot is the full state of the schools it lists: their other groups are withdrawn.
     for s in &snapshot.schools {
         let rows = sqlx::query("SELECT id FROM groups WHERE school_id = ?1 AND withdrawn = 0")
             .bind(&s.id)
@@ -204,7 +218,88 @@ pub(super) async fn import_snapshot(
         }
     }
     tx.commit().await?;
+    tracing::debug!(
+        groups = snapshot.groups.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "snapshot stored"
+    );
     Ok(applied)
+}
+
+/// [`upsert_group`] for a chunk of a snapshot's groups (distinct ids, no `source_modified`),
+/// recording each outcome in snapshot order.
+async fn import_chunk(
+    tx: &mut sqlx::SqliteConnection,
+    chunk: &[Group],
+    now: i64,
+    applied: &mut ImportApplied,
+) -> StoreResult<()> {
+    let ids: Vec<&str> = chunk.iter().map(|g| g.id.as_str()).collect();
+    let rows = sqlx::query("SELECT g.* FROM json_each(?1) AS j JOIN groups AS g ON g.id = j.value")
+        .bind(json(&ids))
+        .fetch_all(&mut *tx)
+        .await?;
+    let mut stored = std::collections::HashMap::with_capacity(rows.len());
+    for row in &rows {
+        let old = group_from(row)?;
+        stored.insert(old.group.id.clone(), old);
+    }
+    let mut writes: Vec<&Group> = Vec::new();
+    for g in chunk {
+        let outcome = match stored.get(&g.id) {
+            None => GroupChange::Added,
+            Some(old) if old.group == *g && !old.withdrawn => GroupChange::Unchanged,
+            Some(_) => GroupChange::Changed,
+        };
+        if outcome != GroupChange::Unchanged {
+            writes.push(g);
+        }
+        applied.record(g.id.clone(), &g.school, outcome);
+    }
+    if !writes.is_empty() {
+        let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO groups (id, school_id, academic_year, name, year_group, subject, targets, teachers, learners, withdrawn, updated_at, source_modified) ",
+        );
+        insert.push_values(&writes, |mut row, g| {
+            row.push_bind(&g.id)
+                .push_bind(&g.school)
+                .push_bind(&g.academic_year)
+                .push_bind(&g.name)
+                .push_bind(g.year_group)
+                .push_bind(&g.subject)
+                .push_bind(json(&g.targets))
+                .push_bind(json(&g.teachers))
+                .push_bind(json(&g.learners))
+                .push("0")
+                .push_bind(now)
+                .push("NULL");
+        });
+        insert.push(
+            " ON CONFLICT(id) DO UPDATE SET school_id = excluded.school_id, academic_year = excluded.academic_year,
+               name = excluded.name, year_group = excluded.year_group, subject = excluded.subject, targets = excluded.targets,
+               teachers = excluded.teachers, learners = excluded.learners, withdrawn = 0, updated_at = excluded.updated_at,
+               source_modified = excluded.source_modified",
+        );
+        insert.build().execute(&mut *tx).await?;
+    }
+    super::mirror::teachers(&mut *tx, &writes).await?;
+    let links: Vec<(&str, Target)> = chunk
+        .iter()
+        .flat_map(|g| g.targets.iter().map(|t| (g.id.as_str(), *t)))
+        .collect();
+    if !links.is_empty() {
+        let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT OR IGNORE INTO links (group_id, target, state, updated_at) ",
+        );
+        insert.push_values(&links, |mut row, (id, t)| {
+            row.push_bind(*id)
+                .push_bind(t.as_str())
+                .push("'pending'")
+                .push_bind(now);
+        });
+        insert.build().execute(&mut *tx).await?;
+    }
+    Ok(())
 }
 
 async fn upsert_school(tx: &mut sqlx::SqliteConnection, s: &School, now: i64) -> StoreResult<()> {
