@@ -3,6 +3,10 @@
 use clap::Parser;
 use class_sync::cli::{Cli, Command};
 
+/// mimalloc, not glibc's malloc: see Cargo.toml.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();

@@ -2,6 +2,7 @@
 //! (its id, its name, one configured school year from its terms, a school of the set or, in a
 //! delta, one the store holds, its targets from `metadata.ump.targets`), kept as the group's data.
 
+use super::fast::HashMap;
 use super::files::{Records, Scope, Session};
 use super::manifest::{CLASSES, COURSES, SESSIONS};
 use super::problem::Problems;
@@ -10,7 +11,6 @@ use crate::core::calendar::AcademicYear;
 use crate::core::domain::Target;
 use crate::core::snapshot::MAX_NAME_CHARS;
 use crate::core::snapshot::values::{check_id, shown};
-use std::collections::HashMap;
 use std::io::Read;
 
 pub(super) const CLASS_COLUMNS: &[Column] = &[
@@ -58,7 +58,7 @@ pub(super) fn classes(
 ) -> std::io::Result<()> {
     // Group ids are compared ignoring case, as a JSON snapshot's are: Teams' `externalId` filter,
     // `mailNickname` and Classroom aliases do not tell `7a` from `7A`.
-    let mut seen: HashMap<String, (String, u64)> = HashMap::new();
+    let mut seen: HashMap<String, (String, u64)> = HashMap::default();
     let courses_checked = scope.present(COURSES) && !scope.delta;
     read_table(
         input,

@@ -2,13 +2,13 @@
 //! row by row against the classes and users already read, so that only each class's member
 //! addresses are held — as a bulk roster, or as a delta's additions and removals.
 
+use super::fast::HashMap;
 use super::files::{Records, Scope};
 use super::manifest::{ENROLLMENTS, USERS};
 use super::problem::Problems;
 use super::table::{Column, Mode, Row, SOURCED_ID, Status, opt, read_table, req};
 use crate::core::delta::MemberChanges;
 use crate::core::snapshot::values::shown;
-use std::collections::HashMap;
 use std::io::Read;
 
 pub(super) const ENROLLMENT_COLUMNS: &[Column] = &[
@@ -53,7 +53,7 @@ pub(super) fn enrollments(
     records: &mut Records,
     problems: &mut Problems,
 ) -> std::io::Result<Enrolled> {
-    let mut seen: HashMap<Box<str>, u64> = HashMap::new();
+    let mut seen: HashMap<Box<str>, u64> = HashMap::default();
     let mut out = Enrolled::default();
     read_table(
         input,

@@ -6,13 +6,13 @@
 //! file makes to itself (an org's parent, a user's agents) once the file has been read whole.
 
 use super::classes::Class;
+use super::fast::{HashMap, HashSet};
 use super::manifest::{COURSES, ORGS, SESSIONS, USERS};
 use super::problem::Problems;
 use super::table::{Column, Mode, Row, SOURCED_ID, Status, opt, read_table, req};
 use crate::core::domain::Target;
 use crate::core::snapshot::MAX_NAME_CHARS;
 use crate::core::snapshot::values::{check_email, check_id, shown};
-use std::collections::{HashMap, HashSet};
 use std::io::Read;
 
 pub(super) const ORG_COLUMNS: &[Column] = &[
@@ -96,8 +96,8 @@ const USER_EMAIL: usize = 12;
 /// holds (a delta's rows may name them without carrying them).
 #[derive(Debug, Default)]
 pub struct Held {
-    pub schools: HashSet<String>,
-    pub groups: HashSet<String>,
+    pub schools: std::collections::HashSet<String>,
+    pub groups: std::collections::HashSet<String>,
 }
 
 /// How the set is read: its mode, the files present and what validation needs from outside.
@@ -207,7 +207,7 @@ pub(super) fn orgs(
     records: &mut Records,
     problems: &mut Problems,
 ) -> std::io::Result<()> {
-    let mut seen = HashMap::new();
+    let mut seen = HashMap::default();
     let mut parents: Vec<(u64, String)> = Vec::new();
     read_table(input, ORGS, ORG_COLUMNS, mode, problems, |row, problems| {
         let Some(id) = row.required(SOURCED_ID, problems) else {
@@ -283,7 +283,7 @@ pub(super) fn sessions(
     records: &mut Records,
     problems: &mut Problems,
 ) -> std::io::Result<()> {
-    let mut seen = HashMap::new();
+    let mut seen = HashMap::default();
     let mut parents: Vec<(u64, String)> = Vec::new();
     read_table(
         input,
@@ -357,7 +357,7 @@ pub(super) fn courses(
     records: &mut Records,
     problems: &mut Problems,
 ) -> std::io::Result<()> {
-    let mut seen = HashMap::new();
+    let mut seen = HashMap::default();
     read_table(
         input,
         COURSES,
@@ -407,7 +407,7 @@ pub(super) fn users(
     records: &mut Records,
     problems: &mut Problems,
 ) -> std::io::Result<()> {
-    let mut seen = HashMap::new();
+    let mut seen = HashMap::default();
     let mut agents: Vec<(u64, String)> = Vec::new();
     read_table(
         input,

@@ -25,6 +25,13 @@ mod problem;
 mod source;
 mod table;
 
+/// Maps and sets keyed by the set's ids: millions of lookups a national set makes, hashed with
+/// foldhash (fast, seeded per process) instead of SipHash.
+mod fast {
+    pub type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+    pub type HashSet<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;
+}
+
 pub use files::Held;
 pub use manifest::SetMode;
 pub use problem::Problem;

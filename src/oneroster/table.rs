@@ -217,6 +217,12 @@ pub(super) fn read_table(
     };
     let header = read_header(&header, file, columns, problems);
     while let Some((record, line)) = next_record(&mut reader, &mut bytes, file, problems)? {
+        // The row's buffers go round again for the next one: no allocation a row.
+        let record = Recycled {
+            record: Some(record),
+            into: &mut bytes,
+        };
+        let record = record.get();
         if record.len() != header.width {
             let column = match record.len() < header.width {
                 true => header_name(&header, columns, record.len()),
@@ -241,13 +247,33 @@ pub(super) fn read_table(
             modified: None,
             columns,
             header: &header,
-            record: &record,
+            record,
         };
         row.status = status(&row, mode, problems);
         row.modified = modified(&row, mode, problems);
         each(&row, problems);
     }
     Ok(())
+}
+
+/// A row's record, handed back as the byte buffer of the next read when dropped.
+struct Recycled<'a> {
+    record: Option<StringRecord>,
+    into: &'a mut ByteRecord,
+}
+
+impl Recycled<'_> {
+    fn get(&self) -> &StringRecord {
+        self.record.as_ref().expect("held until dropped")
+    }
+}
+
+impl Drop for Recycled<'_> {
+    fn drop(&mut self) {
+        if let Some(record) = self.record.take() {
+            *self.into = record.into_byte_record();
+        }
+    }
 }
 
 /// The stream with each CRLF line break read as LF, keeping where the blank lines are. The csv
