@@ -63,6 +63,9 @@ pub struct RunDocument {
 /// One audit line: restores granted and refused, forced resyncs, archives, imports, pushes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AuditDocument {
+    /// The entry's place in the log (`GET /v1/audit` pages by it); absent in the status document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
     /// RFC 3339.
     pub at: Option<String>,
     pub actor: String,
@@ -295,6 +298,40 @@ async fn schools_summary(
     })
 }
 
+/// `GET /v1/audit`: the audit log a page at a time, newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AuditPageDocument {
+    pub entries: Vec<AuditDocument>,
+    /// The id to pass as `after` for the next (older) page; null on the last page.
+    pub next: Option<i64>,
+    /// Entries in the whole log.
+    pub total: u64,
+}
+
+/// Up to `limit` audit entries older than the entry `after` (from the newest when None).
+pub async fn audit_page(
+    store: &dyn Store,
+    after: Option<i64>,
+    limit: u32,
+) -> StoreResult<AuditPageDocument> {
+    // One more than asked tells whether another page follows.
+    let (mut page, total) = store.audit_page(after, limit + 1).await?;
+    let more = page.len() > limit as usize;
+    page.truncate(limit as usize);
+    let next = more.then(|| page.last().map(|(id, _)| *id)).flatten();
+    Ok(AuditPageDocument {
+        entries: page
+            .into_iter()
+            .map(|(id, entry)| AuditDocument {
+                id: Some(id),
+                ..audit(entry)
+            })
+            .collect(),
+        next,
+        total,
+    })
+}
+
 /// Imports of one school shown in its history.
 pub const SCHOOL_HISTORY: u32 = 20;
 
@@ -483,6 +520,7 @@ fn run(r: Run) -> RunDocument {
 
 fn audit(a: AuditEntry) -> AuditDocument {
     AuditDocument {
+        id: None,
         at: rfc3339(a.at),
         actor: a.actor,
         action: a.action,

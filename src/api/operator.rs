@@ -240,6 +240,46 @@ pub async fn status(
     ))
 }
 
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Entries on this page (default 100, 1 to 1000).
+    pub limit: Option<u32>,
+    /// The `next` of the previous page: entries older than this one.
+    pub after: Option<i64>,
+}
+
+/// The audit log, newest first, a page at a time (operators only): every Restore granted or
+/// refused, forced resync, archive, import and push, with who asked.
+#[utoipa::path(
+    get,
+    path = "/v1/audit",
+    tag = "operators",
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "A page of the log, newest first", body = crate::status::AuditPageDocument),
+        (status = 400, description = "`limit` not from 1 to 1000, or `after` not a whole number", body = ErrorBody),
+        (status = 401, description = "No or a wrong bearer token", body = ErrorBody),
+        (status = 403, description = "Not the operator's token", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn audit(
+    State(s): State<ApiState>,
+    Operator(_caller): Operator,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> Result<Json<crate::status::AuditPageDocument>, ApiError> {
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::invalid(format!(
+            "limit: {limit} is out of range: from 1 to 1000"
+        )));
+    }
+    Ok(Json(
+        crate::status::audit_page(&*s.app.store, q.after, limit).await?,
+    ))
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct Health {
     /// `ok`.

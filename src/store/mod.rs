@@ -195,6 +195,13 @@ pub trait Store: Send + Sync {
     async fn audit(&self, entry: &AuditEntry) -> StoreResult<()>;
     /// The `limit` latest entries, newest first.
     async fn audit_log(&self, limit: u32) -> StoreResult<Vec<AuditEntry>>;
+    /// A page of the log, newest first: up to `limit` entries older than the entry `before` (from
+    /// the newest when None), each with its id, and how many entries there are in all.
+    async fn audit_page(
+        &self,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<(Vec<(i64, AuditEntry)>, u64)>;
 
     // ---- Provisioning status: what each import did to each school ----
 

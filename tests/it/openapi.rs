@@ -588,6 +588,41 @@ async fn every_answer_of_every_route_fits_the_published_schema() {
     api.expect(&s, 404, get("/v1/jobs/999999").token(UMP_TOKEN))
         .await;
 
+    // The audit log, newest first, a page at a time (operators only).
+    let newest = api
+        .expect(&s, 200, get("/v1/audit?limit=1").token(OPERATOR_TOKEN))
+        .await;
+    let total = newest["total"].as_u64().expect("total");
+    let next = newest["next"]
+        .as_i64()
+        .expect("the import, the nightly run and the restore: entries enough for two pages");
+    assert_eq!(newest["entries"][0]["id"].as_i64(), Some(next));
+    let older = api
+        .expect(
+            &s,
+            200,
+            get(format!("/v1/audit?limit=1000&after={next}")).token(OPERATOR_TOKEN),
+        )
+        .await;
+    let ids: Vec<i64> = older["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_i64().unwrap())
+        .collect();
+    assert!(
+        ids.windows(2).all(|w| w[0] > w[1]) && ids.iter().all(|id| *id < next),
+        "{ids:?}"
+    );
+    assert_eq!(
+        (ids.len() as u64 + 1, &older["next"]),
+        (total, &Value::Null)
+    );
+    api.expect(&s, 400, get("/v1/audit?limit=0").token(OPERATOR_TOKEN))
+        .await;
+    api.expect(&s, 401, get("/v1/audit")).await;
+    api.expect(&s, 403, get("/v1/audit").token(UMP_TOKEN)).await;
+
     // A group pushed: new without `id` or `targets` (both may be left out), then again with an
     // `id` and null `targets` (the default again, so unchanged).
     let pushed = "6612001-2025-26-Bl4-Dosbarth";

@@ -1914,6 +1914,14 @@ async fn audit_log_is_newest_first_with_a_limit(store: Arc<dyn Store>) {
     let outcomes: Vec<&str> = log.iter().map(|e| e.outcome.as_str()).collect();
     assert_eq!(outcomes, ["conflict", "refused"]);
     assert_eq!(log[0].group_id.as_deref(), Some("g1"));
+    // Paged by id, newest first: the first page, then what is older than its last entry.
+    let (first, total) = store.audit_page(None, 2).await.unwrap();
+    let outcomes: Vec<&str> = first.iter().map(|(_, e)| e.outcome.as_str()).collect();
+    assert_eq!((outcomes, total), (vec!["conflict", "refused"], 3));
+    let (rest, _) = store.audit_page(Some(first[1].0), 2).await.unwrap();
+    let outcomes: Vec<&str> = rest.iter().map(|(_, e)| e.outcome.as_str()).collect();
+    assert_eq!(outcomes, ["granted"]);
+    assert!(rest[0].0 < first[1].0);
 }
 
 async fn last_run_is_the_newest_and_only_ok_skips_failures(store: Arc<dyn Store>) {

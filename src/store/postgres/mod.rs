@@ -268,6 +268,14 @@ impl Store for PostgresStore {
         audit::audit(self, entry).await
     }
 
+    async fn audit_page(
+        &self,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<(Vec<(i64, AuditEntry)>, u64)> {
+        audit::audit_page(self, before, limit).await
+    }
+
     async fn audit_log(&self, limit: u32) -> StoreResult<Vec<AuditEntry>> {
         audit::audit_log(self, limit).await
     }

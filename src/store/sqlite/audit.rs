@@ -38,3 +38,21 @@ pub(super) async fn audit_log(db: &SqliteStore, limit: u32) -> StoreResult<Vec<A
         .await?;
     Ok(rows.iter().map(audit_from).collect())
 }
+
+pub(super) async fn audit_page(
+    db: &SqliteStore,
+    before: Option<i64>,
+    limit: u32,
+) -> StoreResult<(Vec<(i64, AuditEntry)>, u64)> {
+    let rows =
+        sqlx::query("SELECT * FROM audit WHERE ?1 IS NULL OR id < ?1 ORDER BY id DESC LIMIT ?2")
+            .bind(before)
+            .bind(limit as i64)
+            .fetch_all(&db.pool)
+            .await?;
+    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit")
+        .fetch_one(&db.pool)
+        .await?;
+    let page = rows.iter().map(|r| (r.get("id"), audit_from(r))).collect();
+    Ok((page, total.max(0) as u64))
+}
