@@ -1,7 +1,8 @@
 //! A fresh PostgreSQL database for one backend's imports, on the server `--database` names, dropped
 //! when they end (or the bench panics). Databases left by a bench that died
 //! (`import_bench_<unix seconds>_…`, more than an hour old) are dropped by the next run. (The same
-//! as `benches/storm/pg.rs`, with its own prefix.)
+//! as `benches/storm/pg.rs`, with its own prefix.) The reads bench shares this file with a prefix
+//! of its own (`create_with_prefix`).
 
 use anyhow::Context;
 use sqlx::{Connection, Executor, PgConnection};
@@ -20,20 +21,28 @@ pub struct FreshDatabase {
 
 impl FreshDatabase {
     pub async fn create(server: &str) -> anyhow::Result<FreshDatabase> {
+        Self::create_with_prefix(server, PREFIX).await
+    }
+
+    /// A database `{prefix}_<unix seconds>_…`; stale ones of the same prefix are dropped first.
+    /// `prefix` is a bare SQL identifier (letters, digits, `_`).
+    pub async fn create_with_prefix(server: &str, prefix: &str) -> anyhow::Result<FreshDatabase> {
         let shown = class_sync::store::redacted(server);
         let mut conn = tokio::time::timeout(Duration::from_secs(5), PgConnection::connect(server))
             .await
             .map_err(|_| anyhow::anyhow!("PostgreSQL at {shown}: no answer in 5 s"))?
             .with_context(|| format!("connecting to PostgreSQL at {shown}"))?;
         let secs = unix_secs();
-        let stale: Vec<String> = sqlx::query_scalar(
-            "SELECT datname::text FROM pg_database WHERE datname LIKE 'import\\_bench\\_%'",
-        )
-        .fetch_all(&mut conn)
-        .await?;
+        let pattern = format!("{}\\_%", prefix.replace('_', "\\_"));
+        let stale: Vec<String> =
+            sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE datname LIKE $1")
+                .bind(pattern)
+                .fetch_all(&mut conn)
+                .await?;
+        let own = format!("{prefix}_");
         for d in stale {
             let born = d
-                .strip_prefix("import_bench_")
+                .strip_prefix(own.as_str())
                 .and_then(|r| r.split('_').next()?.parse::<u64>().ok());
             if born.is_some_and(|b| b + 3600 < secs) {
                 conn.execute(sqlx::AssertSqlSafe(format!(
@@ -43,7 +52,7 @@ impl FreshDatabase {
             }
         }
         let name = format!(
-            "{PREFIX}_{secs}_{}_{}",
+            "{prefix}_{secs}_{}_{}",
             std::process::id(),
             rand::random::<u32>()
         );
