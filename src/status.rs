@@ -264,21 +264,19 @@ pub async fn overall_with(
             .map(audit)
             .collect(),
         schools: schools_summary(
-            store,
+            &counts.last_imports,
             Staleness {
                 today: query.today,
                 after_days: query.stale_after_days,
             },
-        )
-        .await?,
+        ),
     })
 }
 
-async fn schools_summary(
-    store: &dyn Store,
+fn schools_summary(
+    days: &[(String, Option<(String, i64)>)],
     staleness: Staleness,
-) -> StoreResult<SchoolsSummaryDocument> {
-    let days = store.last_import_days().await?;
+) -> SchoolsSummaryDocument {
     let mut stale: Vec<(&str, Option<&str>)> = days
         .iter()
         .map(|(id, last)| (id.as_str(), last.as_ref().map(|(day, _)| day.as_str())))
@@ -286,7 +284,7 @@ async fn schools_summary(
         .collect();
     // Never imported first (None sorts before Some), then the oldest day.
     stale.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(b.0)));
-    Ok(SchoolsSummaryDocument {
+    SchoolsSummaryDocument {
         known: days.len() as u64,
         stale: stale.len() as u64,
         stale_after_days: staleness.after_days,
@@ -295,7 +293,7 @@ async fn schools_summary(
             .take(STALE_LISTED)
             .map(|(id, _)| id.to_string())
             .collect(),
-    })
+    }
 }
 
 /// `GET /v1/audit`: the audit log a page at a time, newest first.
@@ -414,12 +412,15 @@ fn school_import(i: SchoolImport) -> SchoolImportDocument {
     }
 }
 
-/// The aggregates of the overall status: links by year and state, jobs by kind and state. At
-/// national size each counts 100k+ rows.
+/// The aggregates of the overall status: links by year and state, jobs by kind and state (at
+/// national size each counts 100k+ rows), and each known school's last import day and time (one
+/// row a school, behind the stale schools; ~10 ms at 1,500 schools on PostgreSQL, so it is kept
+/// with the counts in `serve` rather than read for every request).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Counts {
     pub links: BTreeMap<String, BTreeMap<String, u64>>,
     pub queue: BTreeMap<String, BTreeMap<String, u64>>,
+    pub last_imports: Vec<(String, Option<(String, i64)>)>,
 }
 
 impl Counts {
@@ -431,6 +432,7 @@ impl Counts {
         for (kind, state, n) in store.job_counts().await? {
             counts.queue.entry(kind).or_default().insert(state, n);
         }
+        counts.last_imports = store.last_import_days().await?;
         Ok(counts)
     }
 }
@@ -439,7 +441,7 @@ impl Counts {
 type CountedAt = (std::time::Instant, Arc<Counts>);
 
 /// The status counts kept for a moment, for `serve`: a status page open all night, or fifty at
-/// once, must not count every link and job once per request. A request within `fresh_for` of the
+/// once, must not count every link and job (nor read every school's last import) once per request. A request within `fresh_for` of the
 /// last count gets it; a later one gets it too while one refresh runs in the background (at most
 /// one at a time); only the first request of all waits for a count.
 #[derive(Clone)]

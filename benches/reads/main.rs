@@ -16,7 +16,7 @@
 //! ```text
 //! cargo bench --bench reads -- [--scale 1.0] [--schools N --classes N --users N --enrollments N]
 //!     [--seconds 30] [--warmup 2] [--solo 5] [--clients 50] [--backends sqlite,postgres]
-//!     [--graph silent|refused] [--keep]
+//!     [--graph silent|refused] [--analyze] [--keep]
 //!     [--database postgres://postgres@127.0.0.1:5432/postgres] [--data DIR] [--seed 2025]
 //! cargo bench --bench reads -- --scale 0.05 --seconds 10      # a quick look
 //! ```
@@ -42,7 +42,9 @@
 //! latency per kind (after `--warmup` seconds not
 //! counted; latency includes the client's wait in the queue of its own requests, which on a
 //! two-core machine running client, server and PostgreSQL together is part of the picture);
-//! `serve`'s peak RSS (`VmHWM` from /proc, startup included) and its RSS at the end; the wall time
+//! `serve`'s peak RSS (`VmHWM` from /proc, startup included), its peak PSS (SQLite maps the database
+//! once per connection, so RSS counts a cached file page once per mapping; PSS counts it once) and
+//! its RSS at the end, anonymous and file-backed; the wall time
 //! of `class-sync status` against the same store (after `serve` stops; 3 runs, median). The table
 //! gives the budgets (issue 11): teacher p99 ≤ 50 ms, admin first page p99 ≤ 100 ms, /v1/status
 //! p99 ≤ 100 ms, one group p99 ≤ 20 ms, serve RSS ≤ 300 MiB, `class-sync status` ≤ 0.5 s. A missed
@@ -120,6 +122,10 @@ struct Args {
     /// (nothing listens: every job fails at once and is retried with backoff, a busy worker).
     #[arg(long, default_value = "silent")]
     graph: String,
+    /// Run `ANALYZE` on the PostgreSQL database after the import, before `serve` starts (with
+    /// autovacuum off, or before its next round, a freshly imported store has no statistics).
+    #[arg(long)]
+    analyze: bool,
     /// Keep the run's directory (stores, configs, logs) and the PostgreSQL database instead of
     /// deleting them (for a look with sqlite3 or psql afterwards).
     #[arg(long)]
@@ -403,6 +409,14 @@ async fn run_backend(
         bail!("the import said {:?}, expected {want:?}", m.summary);
     }
 
+    if args.analyze && url.starts_with("postgres") {
+        use sqlx::{Connection, Executor};
+        let start = Instant::now();
+        let mut conn = sqlx::PgConnection::connect(url).await?;
+        conn.execute("ANALYZE").await?;
+        conn.close().await?;
+        eprintln!("ANALYZE in {:.1} s", start.elapsed().as_secs_f64());
+    }
     let mut serve = server::Serve::start(&config, TODAY, port, &dir.join("serve.log"))?;
     let ready = Instant::now();
     serve.wait_ready(Duration::from_secs(120)).await?;
@@ -577,9 +591,10 @@ impl Report {
         let mib = |kib: u64| kib as f64 / 1024.0;
         let peak = mib(self.rss.peak_kib);
         println!(
-            "serve RSS: peak {:.0} MiB; at the end {:.0} MiB ({:.0} anonymous, {:.0} file-backed); \
-             budget ≤ {RSS_BUDGET_MIB:.0} MiB (peak): {}",
+            "serve RSS: peak {:.0} MiB (peak PSS {:.0} MiB); at the end {:.0} MiB ({:.0} anonymous, \
+             {:.0} file-backed); budget ≤ {RSS_BUDGET_MIB:.0} MiB (peak RSS): {}",
             peak,
+            mib(self.rss.peak_pss_kib),
             mib(self.rss.end_kib),
             mib(self.rss.end_anon_kib),
             mib(self.rss.end_file_kib),

@@ -108,7 +108,12 @@ impl Serve {
 
 /// A field of /proc/PID/status in KiB (`VmRSS`, `VmHWM`); None when the process is gone.
 fn proc_kib(pid: u32, field: &str) -> Option<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    proc_file_kib(pid, "status", field)
+}
+
+/// A field of /proc/PID/FILE in KiB (`status`, or `smaps_rollup` for `Pss`).
+fn proc_file_kib(pid: u32, file: &str, field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/{file}")).ok()?;
     text.lines()
         .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))
         .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
@@ -134,27 +139,35 @@ pub fn cpu_seconds(pid: &str) -> f64 {
     (ticks(11) + ticks(12)) as f64 / hz
 }
 
-/// Polls a process's RSS every 100 ms until stopped.
+/// Polls a process's RSS every 100 ms (and its PSS every 500 ms) until stopped.
 pub struct RssWatch {
     pid: u32,
     max_rss: Arc<AtomicU64>,
+    max_pss: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl RssWatch {
     pub fn start(pid: u32) -> RssWatch {
-        let (max_rss, stop) = (
-            Arc::new(AtomicU64::new(0)),
-            Arc::new(AtomicBool::new(false)),
-        );
+        let max_rss = Arc::new(AtomicU64::new(0));
+        let max_pss = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
         let task = {
-            let (max_rss, stop) = (max_rss.clone(), stop.clone());
+            let (max_rss, max_pss, stop) = (max_rss.clone(), max_pss.clone(), stop.clone());
             tokio::spawn(async move {
+                let mut tick = 0u64;
                 while !stop.load(Ordering::Acquire) {
                     if let Some(kib) = proc_kib(pid, "VmRSS") {
                         max_rss.fetch_max(kib, Ordering::AcqRel);
                     }
+                    // PSS walks the page tables: every half second is enough.
+                    if tick.is_multiple_of(5)
+                        && let Some(kib) = proc_file_kib(pid, "smaps_rollup", "Pss")
+                    {
+                        max_pss.fetch_max(kib, Ordering::AcqRel);
+                    }
+                    tick += 1;
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             })
@@ -162,6 +175,7 @@ impl RssWatch {
         RssWatch {
             pid,
             max_rss,
+            max_pss,
             stop,
             task,
         }
@@ -174,11 +188,13 @@ impl RssWatch {
         let hwm = proc_kib(self.pid, "VmHWM").unwrap_or(0);
         let anon = proc_kib(self.pid, "RssAnon").unwrap_or(0);
         let file = proc_kib(self.pid, "RssFile").unwrap_or(0);
+        let pss = proc_file_kib(self.pid, "smaps_rollup", "Pss").unwrap_or(0);
         self.stop.store(true, Ordering::Release);
         let _ = self.task.await;
         let sampled = self.max_rss.load(Ordering::Acquire).max(now);
         Rss {
             peak_kib: hwm.max(sampled),
+            peak_pss_kib: self.max_pss.load(Ordering::Acquire).max(pss),
             end_kib: now,
             end_anon_kib: anon,
             end_file_kib: file,
@@ -191,6 +207,9 @@ impl RssWatch {
 #[derive(Clone, Copy, Debug)]
 pub struct Rss {
     pub peak_kib: u64,
+    /// The largest proportional set size sampled (every 0.5 s): a file page mapped by several of
+    /// SQLite's connections (each maps the database itself) counts once, not once a mapping.
+    pub peak_pss_kib: u64,
     pub end_kib: u64,
     pub end_anon_kib: u64,
     pub end_file_kib: u64,
