@@ -212,6 +212,9 @@ async fn upsert_group(
 /// Groups one statement of a snapshot import reads or writes (as arrays: one parameter a column).
 const CHUNK: usize = 1000;
 
+/// Groups added or changed by one import after which the tables are analysed.
+const ANALYZE_AFTER: usize = 1_000;
+
 pub(super) async fn import_snapshot(
     db: &PostgresStore,
     snapshot: &Snapshot,
@@ -268,6 +271,13 @@ pub(super) async fn import_snapshot(
         }
     }
     tx.commit().await?;
+    // A bulk import changes the tables' shape: fresh statistics keep View Groups on its indexes
+    // (without them PostgreSQL plans full scans until autovacuum gets round to it).
+    if applied.added.len() + applied.changed.len() >= ANALYZE_AFTER {
+        sqlx::query("ANALYZE groups, links, group_teachers, school_admins")
+            .execute(&db.pool)
+            .await?;
+    }
     tracing::debug!(
         groups = snapshot.groups.len(),
         ms = started.elapsed().as_millis() as u64,

@@ -81,9 +81,15 @@ impl SqliteStore {
             }
             tokio::time::sleep(Duration::from_millis(100 * tries)).await;
         }
+        // Readers keep a small page cache each and map nothing: eight of them at the writer's
+        // 64 MiB cache and 256 MiB map would count one national store's pages eight times over in
+        // `serve`'s RSS; the OS page cache serves them anyway.
+        let readers = options
+            .pragma("cache_size", "-8192")
+            .pragma("mmap_size", "0");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(options)
+            .connect_with(readers)
             .await?;
         Ok(SqliteStore { pool, writer })
     }
