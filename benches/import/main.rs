@@ -151,7 +151,10 @@ fn main() -> anyhow::Result<()> {
                 let db = match backend {
                     Backend::Sqlite => None,
                     Backend::Postgres => {
-                        match rt.block_on(pg::FreshDatabase::create(&args.database)) {
+                        match rt.block_on(pg::FreshDatabase::create_with_prefix(
+                            &args.database,
+                            "import_bench",
+                        )) {
                             Ok(db) => Some(db),
                             Err(e) => {
                                 let line = format!(

@@ -1,14 +1,11 @@
 //! A fresh PostgreSQL database for one backend's imports, on the server `--database` names, dropped
 //! when they end (or the bench panics). Databases left by a bench that died
-//! (`import_bench_<unix seconds>_…`, more than an hour old) are dropped by the next run. (The same
-//! as `benches/storm/pg.rs`, with its own prefix.) The reads bench shares this file with a prefix
-//! of its own (`create_with_prefix`).
+//! (`import_bench_<unix seconds>_…`, more than an hour old) are dropped by the next run. The storm and
+//! reads benches share this file, each with a prefix of its own (`create_with_prefix`).
 
 use anyhow::Context;
 use sqlx::{Connection, Executor, PgConnection};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-const PREFIX: &str = "import_bench";
 
 /// A database made for this bench; dropped (`WITH (FORCE)`, so connections of killed workers do
 /// not keep it) when this goes.
@@ -20,10 +17,6 @@ pub struct FreshDatabase {
 }
 
 impl FreshDatabase {
-    pub async fn create(server: &str) -> anyhow::Result<FreshDatabase> {
-        Self::create_with_prefix(server, PREFIX).await
-    }
-
     /// A database `{prefix}_<unix seconds>_…`; stale ones of the same prefix are dropped first.
     /// `prefix` is a bare SQL identifier (letters, digits, `_`).
     pub async fn create_with_prefix(server: &str, prefix: &str) -> anyhow::Result<FreshDatabase> {

@@ -29,6 +29,8 @@
 
 mod children;
 mod multi;
+/// The import bench's fresh-database helper, with the storm's own prefix.
+#[path = "../import/pg.rs"]
 mod pg;
 mod report;
 mod setup;

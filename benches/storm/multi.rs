@@ -34,7 +34,7 @@ const UMP_TOKEN: &str = "storm-bench-ump-token-5c2e91";
 const OPERATOR_TOKEN: &str = "storm-bench-operator-token-7a04d3";
 
 pub async fn storm(args: &Args, server: &str, fault_rate: f64) -> anyhow::Result<bool> {
-    let db = FreshDatabase::create(server).await?;
+    let db = FreshDatabase::create_with_prefix(server, "storm").await?;
     let dir = tempfile::tempdir()?;
     // Dropped before `db` (declared after it): every worker is dead before its database goes.
     let mut workers = Workers::new(dir.path(), Instant::now());
