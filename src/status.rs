@@ -188,7 +188,9 @@ pub struct Staleness {
 impl Staleness {
     /// Whole days since `day` (a stored `YYYY-MM-DD`); None when it is not a date.
     pub fn days_since(&self, day: &str) -> Option<i64> {
-        let day = NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()?;
+        // `NaiveDate`'s own ISO 8601 parser: a format string would be parsed again for each of a
+        // national status page's 1,500 schools.
+        let day: NaiveDate = day.parse().ok()?;
         Some((self.today - day).num_days())
     }
 
@@ -218,10 +220,10 @@ pub struct StatusQuery {
 
 /// One group's document, or None when there is no such group.
 pub async fn group(store: &dyn Store, group_id: &str) -> StoreResult<Option<GroupDocument>> {
-    let Some(g) = store.group(group_id).await? else {
+    let Some((g, links)) = store.group_shown(group_id).await? else {
         return Ok(None);
     };
-    let links = store.links_of(group_id).await?.iter().map(link).collect();
+    let links = links.iter().map(link).collect();
     Ok(Some(GroupDocument {
         group: g.group.id,
         school: g.group.school,
@@ -245,24 +247,21 @@ pub async fn overall_with(
     counts: &Counts,
 ) -> StoreResult<StatusDocument> {
     let (links, queue) = (counts.links.clone(), counts.queue.clone());
+    let recent_audit = store.audit_log(query.audit_entries).await?;
     Ok(StatusDocument {
         today: query.today.to_string(),
         links,
         queue,
-        workers: store
-            .live_workers(query.workers_seen_since_ms)
-            .await?
-            .into_iter()
+        workers: counts
+            .workers
+            .iter()
+            .filter(|w| w.seen_at >= query.workers_seen_since_ms)
+            .cloned()
             .map(worker)
             .collect(),
-        last_nightly: store.last_run("nightly", false).await?.map(run),
-        last_successful_nightly: store.last_run("nightly", true).await?.map(run),
-        recent_audit: store
-            .audit_log(query.audit_entries)
-            .await?
-            .into_iter()
-            .map(audit)
-            .collect(),
+        last_nightly: counts.last_nightly.clone().map(run),
+        last_successful_nightly: counts.last_successful_nightly.clone().map(run),
+        recent_audit: recent_audit.into_iter().map(audit).collect(),
         schools: schools_summary(
             &counts.last_imports,
             Staleness {
@@ -360,8 +359,11 @@ pub async fn schools(
     after: Option<&str>,
     limit: u32,
 ) -> StoreResult<SchoolsDocument> {
-    // One more than asked tells whether another page follows.
-    let mut page = store.schools_with_last_import(after, limit + 1).await?;
+    // One more than asked tells whether another page follows; the count is read beside it.
+    let (mut page, total) = tokio::try_join!(
+        store.schools_with_last_import(after, limit + 1),
+        store.school_count()
+    )?;
     let more = page.len() > limit as usize;
     page.truncate(limit as usize);
     let schools: Vec<SchoolStatusDocument> = page
@@ -375,7 +377,7 @@ pub async fn schools(
             .then(|| schools.last().map(|s| s.school.clone()))
             .flatten(),
         schools,
-        total: store.school_ids().await?.len() as u64,
+        total,
     })
 }
 
@@ -412,27 +414,47 @@ fn school_import(i: SchoolImport) -> SchoolImportDocument {
     }
 }
 
-/// The aggregates of the overall status: links by year and state, jobs by kind and state (at
-/// national size each counts 100k+ rows), and each known school's last import day and time (one
-/// row a school, behind the stale schools; ~10 ms at 1,500 schools on PostgreSQL, so it is kept
-/// with the counts in `serve` rather than read for every request).
+/// What the overall status reads whoever asks: links by year and state, jobs by kind and state
+/// (at national size each counts 100k+ rows), each known school's last import day and time (one
+/// row a school, behind the stale schools; ~10 ms at 1,500 schools on PostgreSQL), the registered
+/// workers and the last nightly runs. `serve` keeps them a moment (`CountsCache`) rather than read
+/// them for every request; only the audit entries, whose number the caller chooses, are read each
+/// time.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Counts {
     pub links: BTreeMap<String, BTreeMap<String, u64>>,
     pub queue: BTreeMap<String, BTreeMap<String, u64>>,
     pub last_imports: Vec<(String, Option<(String, i64)>)>,
+    /// Every registered worker; the document shows those seen within the liveness window.
+    pub workers: Vec<WorkerInfo>,
+    pub last_nightly: Option<Run>,
+    pub last_successful_nightly: Option<Run>,
 }
 
 impl Counts {
     pub async fn read(store: &dyn Store) -> StoreResult<Counts> {
-        let mut counts = Counts::default();
-        for (year, state, n) in store.link_counts().await? {
+        let (link_counts, job_counts, last_imports, workers, last_nightly, last_successful_nightly) =
+            tokio::try_join!(
+                store.link_counts(),
+                store.job_counts(),
+                store.last_import_days(),
+                store.live_workers(i64::MIN),
+                store.last_run("nightly", false),
+                store.last_run("nightly", true),
+            )?;
+        let mut counts = Counts {
+            last_imports,
+            workers,
+            last_nightly,
+            last_successful_nightly,
+            ..Counts::default()
+        };
+        for (year, state, n) in link_counts {
             counts.links.entry(year).or_default().insert(state, n);
         }
-        for (kind, state, n) in store.job_counts().await? {
+        for (kind, state, n) in job_counts {
             counts.queue.entry(kind).or_default().insert(state, n);
         }
-        counts.last_imports = store.last_import_days().await?;
         Ok(counts)
     }
 }

@@ -18,7 +18,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use utoipa::openapi::{RefOr, schema::Schema};
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 
@@ -232,19 +232,11 @@ pub async fn list(
     let last = page.groups.last().map(|(g, _)| g.group.id.clone());
     // The store answers by the restore rule's index-shaped twin; each group is checked against
     // the rule itself (CONTRACT §3) before it is shown.
-    let mut admins: HashMap<String, Vec<String>> = HashMap::new();
     let mut groups = Vec::with_capacity(page.groups.len());
     for (stored, links) in page.groups {
         let g = stored.group;
-        if !admins.contains_key(&g.school) {
-            let school = store.school(&g.school).await?;
-            admins.insert(
-                g.school.clone(),
-                school.map(|s| s.admins).unwrap_or_default(),
-            );
-        }
         let subject = RestoreSubject {
-            school_admins: &admins[&g.school],
+            school_admins: page.school_admins.get(&g.school).map_or(&[], Vec::as_slice),
             group_teachers: &g.teachers,
         };
         if decide(&viewer, &subject).is_err() {

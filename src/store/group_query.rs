@@ -7,7 +7,10 @@
 //! re-check each group of a page with `decide` (a page's worth of work) so the two cannot drift
 //! unnoticed (see `tests/it/store.rs`, `visible_groups_*`).
 
+use super::StoreError;
 use super::records::GroupQuery;
+use crate::core::link::Link;
+use serde::Deserialize;
 
 /// A value bound to a placeholder.
 pub(super) enum Bind {
@@ -42,13 +45,74 @@ impl Conditions {
     }
 }
 
-/// The page (`SELECT g.* … ORDER BY g.id LIMIT limit + 1`: one more tells whether another page
-/// follows) and the count of every match, for the query `q`.
-pub(super) fn page_and_count(q: &GroupQuery, mark: char) -> (Sql, Sql) {
-    (build(q, mark, true), build(q, mark, false))
+/// The page (`SELECT g.*, extras … ORDER BY g.id LIMIT limit + 1`: one more tells whether another
+/// page follows) and the count of every match, for the query `q`. `extras` are the backend's
+/// columns read with each group (its links and its school's admins, see [`LinkShown`]), so a page
+/// is one statement.
+pub(super) fn page_and_count(q: &GroupQuery, mark: char, extras: &str) -> (Sql, Sql) {
+    (build(q, mark, Some(extras)), build(q, mark, None))
 }
 
-fn build(q: &GroupQuery, mark: char, page: bool) -> Sql {
+/// One link as a group's page shows it, as each backend's `extras` write it: a JSON array
+/// `[target, state, remote_id, mis_linked, last_sync, last_error, held_changes, missing_accounts]`
+/// (the flags as SQLite's 0/1 or PostgreSQL's booleans). Read in one statement with its group
+/// rather than a statement per page: under fifty clients each statement is a wait for a
+/// connection. The managed roster is not read: nobody is shown it.
+#[derive(Deserialize)]
+struct LinkShown(
+    String,
+    String,
+    Option<String>,
+    Flag,
+    Option<i64>,
+    Option<String>,
+    Flag,
+    Vec<String>,
+);
+
+/// A boolean column as JSON: `true`/`false` (PostgreSQL) or `1`/`0` (SQLite).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Flag {
+    Bool(bool),
+    Int(i64),
+}
+
+impl Flag {
+    fn on(&self) -> bool {
+        match self {
+            Flag::Bool(b) => *b,
+            Flag::Int(i) => *i != 0,
+        }
+    }
+}
+
+/// The links of group `group_id` from its `links_shown` column, in target order.
+pub(super) fn links_shown(group_id: &str, json: &str) -> Result<Vec<Link>, StoreError> {
+    let corrupt = |e: String| StoreError::Corrupt(format!("links of `{group_id}`: {e}"));
+    let shown: Vec<LinkShown> = serde_json::from_str(json).map_err(|e| corrupt(e.to_string()))?;
+    let mut links = shown
+        .into_iter()
+        .map(|l| {
+            let mut link = Link::stored(
+                group_id,
+                l.0.parse().map_err(corrupt)?,
+                l.1.parse().map_err(corrupt)?,
+                l.3.on(),
+            );
+            link.remote_id = l.2;
+            link.last_sync = l.4;
+            link.last_error = l.5;
+            link.held_changes = l.6.on();
+            link.missing_accounts = l.7;
+            Ok(link)
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    links.sort_by(|a, b| a.target.as_str().cmp(b.target.as_str()));
+    Ok(links)
+}
+
+fn build(q: &GroupQuery, mark: char, page: Option<&str>) -> Sql {
     let mut c = Conditions {
         mark,
         parts: Vec::new(),
@@ -106,7 +170,9 @@ fn build(q: &GroupQuery, mark: char, page: bool) -> Sql {
             ));
         }
     }
-    if page && let Some(after) = &q.after {
+    if page.is_some()
+        && let Some(after) = &q.after
+    {
         c.push("g.id > {}", Bind::Text(after.clone()));
     }
     let filter = if c.parts.is_empty() {
@@ -114,9 +180,9 @@ fn build(q: &GroupQuery, mark: char, page: bool) -> Sql {
     } else {
         format!(" WHERE {}", c.parts.join(" AND "))
     };
-    let text = if page {
+    let text = if let Some(extras) = page {
         let limit = c.placeholder(Bind::Int(i64::from(q.limit) + 1));
-        format!("SELECT g.* FROM {from}{filter} ORDER BY g.id LIMIT {limit}")
+        format!("SELECT g.*, {extras} FROM {from}{filter} ORDER BY g.id LIMIT {limit}")
     } else {
         format!("SELECT COUNT(*) FROM {from}{filter}")
     };
@@ -143,7 +209,7 @@ mod tests {
             limit: 50,
             ..GroupQuery::default()
         };
-        let (page, count) = page_and_count(&q, '$');
+        let (page, count) = page_and_count(&q, '$', "1 AS x");
         assert!(page.text.contains("WHERE a.email = $1"), "{}", page.text);
         assert!(page.text.contains("t.email = $2"), "{}", page.text);
         assert!(page.text.contains("g.academic_year = $3"), "{}", page.text);
@@ -173,7 +239,56 @@ mod tests {
                 ..GroupQuery::default()
             },
             '?',
+            "1 AS x",
         );
-        assert_eq!(page.text, "SELECT g.* FROM groups g ORDER BY g.id LIMIT ?1");
+        assert_eq!(
+            page.text,
+            "SELECT g.*, 1 AS x FROM groups g ORDER BY g.id LIMIT ?1"
+        );
+    }
+}
+
+#[cfg(test)]
+mod links_shown_tests {
+    use super::*;
+    use crate::core::domain::Target;
+    use crate::core::link::LinkState;
+
+    #[test]
+    fn both_backends_flags_read_alike_and_links_come_in_target_order() {
+        let sqlite = r#"[["teams","archived","t-1",1,5,null,0,["a@x"]],["classroom","failed",null,0,null,"no",1,[]]]"#;
+        let postgres = r#"[["teams","archived","t-1",true,5,null,false,["a@x"]],["classroom","failed",null,false,null,"no",true,[]]]"#;
+        for json in [sqlite, postgres] {
+            let links = links_shown("g1", json).unwrap();
+            assert_eq!(links.len(), 2);
+            let (c, t) = (&links[0], &links[1]);
+            assert_eq!(
+                (c.target, c.state()),
+                (Target::Classroom, LinkState::Failed)
+            );
+            assert!(!c.mis_linked() && c.held_changes);
+            assert_eq!(c.last_error.as_deref(), Some("no"));
+            assert_eq!((t.target, t.state()), (Target::Teams, LinkState::Archived));
+            assert!(t.mis_linked() && !t.held_changes && t.restorable());
+            assert_eq!(t.remote_id.as_deref(), Some("t-1"));
+            assert_eq!(
+                (t.last_sync, t.missing_accounts.clone()),
+                (Some(5), vec!["a@x".to_string()])
+            );
+        }
+    }
+
+    #[test]
+    fn a_damaged_link_is_corrupt_not_a_panic() {
+        for json in [
+            "",
+            "[[\"teams\"]]",
+            r#"[["fax","active",null,1,null,null,0,[]]]"#,
+        ] {
+            assert!(
+                matches!(links_shown("g1", json), Err(StoreError::Corrupt(_))),
+                "{json}"
+            );
+        }
     }
 }

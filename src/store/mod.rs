@@ -81,11 +81,15 @@ pub trait Store: Send + Sync {
     async fn school(&self, id: &str) -> StoreResult<Option<School>>;
     /// Every known school's id, in id order.
     async fn school_ids(&self) -> StoreResult<Vec<String>>;
+    /// How many schools are known (without reading their ids).
+    async fn school_count(&self) -> StoreResult<u64>;
     async fn group(&self, id: &str) -> StoreResult<Option<StoredGroup>>;
     /// Every group, withdrawn ones included, in id order.
     async fn groups(&self) -> StoreResult<Vec<StoredGroup>>;
     async fn link(&self, group_id: &str, target: Target) -> StoreResult<Option<Link>>;
     async fn links_of(&self, group_id: &str) -> StoreResult<Vec<Link>>;
+    /// A group with its links as a page shows them (see `GroupPage`), in one read: its status.
+    async fn group_shown(&self, id: &str) -> StoreResult<Option<(StoredGroup, Vec<Link>)>>;
     /// The links of every group in `group_ids`, in (group, target) order: one read for a batch of
     /// an import, not one per group.
     async fn links_of_groups(&self, group_ids: &[&str]) -> StoreResult<Vec<Link>>;

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// A group with the flags the store keeps beside it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct StoredGroup {
     pub group: Group,
     pub withdrawn: bool,
@@ -136,7 +136,12 @@ pub struct GroupQuery {
 /// One page of View Groups: each group with its links, and how many match in all.
 #[derive(Clone, Debug, Default)]
 pub struct GroupPage {
+    /// Each group with its links as View Groups shows them: state, remote id, MIS link, last sync
+    /// and error, missing accounts. Their managed rosters are left empty, not read: a page of 100
+    /// groups would parse thousands of emails nobody is shown.
     pub groups: Vec<(StoredGroup, Vec<Link>)>,
+    /// The admins of each school on the page, for the caller's re-check of the restore rule.
+    pub school_admins: BTreeMap<String, Vec<String>>,
     /// Groups matching the query on every page.
     pub total: u64,
     /// Whether a page follows this one.
@@ -213,7 +218,7 @@ pub struct AuditEntry {
 }
 
 /// A recorded run of the nightly job.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Run {
     pub id: i64,
     pub kind: String,
@@ -235,7 +240,7 @@ pub struct FinishedJob {
 }
 
 /// A worker process as registered in the store.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct WorkerInfo {
     pub id: String,
     pub kind: String,

@@ -247,6 +247,7 @@ macro_rules! store_suite {
                 put_group_of_an_unknown_school_stores_nothing,
                 puts_at_once_of_a_new_group_add_it_once,
                 save_link_round_trips_every_field,
+                group_shown_and_pages_show_every_field_but_the_roster,
                 save_link_never_turns_mis_linked_back_on,
                 note_held_changes_marks_only_created_mis_linked_links,
                 enqueue_does_not_duplicate_an_equal_waiting_job,
@@ -1253,6 +1254,41 @@ async fn save_link_round_trips_every_field(store: Arc<dyn Store>) {
     link.held_changes = true;
     store.save_link(&link).await.unwrap();
     assert_eq!(teams_link(&store, "g1").await, link);
+}
+
+async fn group_shown_and_pages_show_every_field_but_the_roster(store: Arc<dyn Store>) {
+    seed(&store).await;
+    let mut link = teams_link(&store, "g1").await;
+    link.apply(CREATED).unwrap();
+    link.remote_id = Some("team-1".into());
+    link.managed = Roster::new(["t@x".to_string()], ["l1@x".to_string()]);
+    link.missing_accounts = vec!["late@x".into()];
+    link.last_sync = Some(1_234);
+    link.last_error = Some("a learner's account is \"missing\"".into());
+    link.held_changes = true;
+    store.save_link(&link).await.unwrap();
+    let mut shown = link.clone();
+    shown.managed = Roster::default();
+
+    let (group, links) = store.group_shown("g1").await.unwrap().expect("g1 is known");
+    assert_eq!(group, store.group("g1").await.unwrap().unwrap());
+    let all = store.links_of("g1").await.unwrap();
+    assert_eq!(links.len(), all.len());
+    assert_eq!(
+        links.iter().find(|l| l.target == Target::Teams),
+        Some(&shown)
+    );
+    let targets = |ls: &[Link]| ls.iter().map(|l| l.target).collect::<Vec<_>>();
+    assert_eq!(targets(&links), targets(&all), "in target order");
+    assert!(store.group_shown("nope").await.unwrap().is_none());
+
+    let page = store.visible_groups(&seen_by(None)).await.unwrap();
+    let (_, on_page) = page
+        .groups
+        .iter()
+        .find(|(g, _)| g.group.id == "g1")
+        .unwrap();
+    assert_eq!(on_page, &links);
 }
 
 async fn save_link_never_turns_mis_linked_back_on(store: Arc<dyn Store>) {

@@ -497,6 +497,13 @@ pub(super) async fn school_ids(db: &PostgresStore) -> StoreResult<Vec<String>> {
     Ok(rows.iter().map(|r| r.get("id")).collect())
 }
 
+pub(super) async fn school_count(db: &PostgresStore) -> StoreResult<u64> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM schools")
+        .fetch_one(&db.pool)
+        .await?;
+    Ok(n.max(0) as u64)
+}
+
 pub(super) async fn group(db: &PostgresStore, id: &str) -> StoreResult<Option<StoredGroup>> {
     let row = sqlx::query("SELECT * FROM groups WHERE id = $1")
         .bind(id)

@@ -79,8 +79,11 @@ impl PostgresStore {
             .run(&mut first)
             .await?;
         first.close().await?;
+        // No ping before each use: it is a round trip per query for both sides, and a connection
+        // that did die fails its next statement, which the caller sees as any store error.
         let pool = PgPoolOptions::new()
             .max_connections(10)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
             .connect_lazy_with(options);
         Ok(PostgresStore { pool })
@@ -110,6 +113,10 @@ impl Store for PostgresStore {
         groups::school_ids(self).await
     }
 
+    async fn school_count(&self) -> StoreResult<u64> {
+        groups::school_count(self).await
+    }
+
     async fn group(&self, id: &str) -> StoreResult<Option<StoredGroup>> {
         groups::group(self, id).await
     }
@@ -132,6 +139,10 @@ impl Store for PostgresStore {
 
     async fn visible_groups(&self, query: &GroupQuery) -> StoreResult<GroupPage> {
         reads::visible_groups(self, query).await
+    }
+
+    async fn group_shown(&self, id: &str) -> StoreResult<Option<(StoredGroup, Vec<Link>)>> {
+        reads::group_shown(self, id).await
     }
 
     async fn link_counts(&self) -> StoreResult<Vec<(String, String, u64)>> {

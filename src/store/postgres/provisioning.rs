@@ -10,8 +10,11 @@ use sqlx::postgres::PgRow;
 const COLUMNS: &str = "i.school_id, i.at, i.day, i.format, i.file, i.actor, i.added, i.changed, \
                        i.unchanged, i.withdrawn, i.enqueued, i.held_back";
 
-/// A school's latest import: the row with its highest id.
-const LATEST: &str = "i.id = (SELECT MAX(id) FROM school_imports WHERE school_id = s.id)";
+/// Each school's latest import (the row with its highest id), one index probe a school
+/// (`school_imports_by_school`); a correlated `MAX(id)` in the join condition was planned as a
+/// scan of every import.
+const LATEST: &str = "LEFT JOIN LATERAL (SELECT * FROM school_imports WHERE school_id = s.id \
+                      ORDER BY id DESC LIMIT 1) i ON TRUE";
 
 fn import_from(row: &PgRow) -> StoreResult<SchoolImport> {
     let count = |c: &str| row.get::<i64, _>(c).max(0) as u64;
@@ -85,8 +88,8 @@ pub(super) async fn schools_with_last_import(
 ) -> StoreResult<Vec<SchoolLastImport>> {
     let sql = format!(
         "SELECT s.id AS known_id, s.name AS known_name, i.id AS import_id, {COLUMNS}
-         FROM schools s LEFT JOIN school_imports i ON {LATEST}
-         WHERE $1::TEXT IS NULL OR s.id > $1 ORDER BY s.id LIMIT $2"
+         FROM schools s {LATEST}
+         WHERE s.id > COALESCE($1::TEXT, '') ORDER BY s.id LIMIT $2"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(after)
@@ -110,10 +113,7 @@ pub(super) async fn schools_with_last_import(
 pub(super) async fn last_import_days(
     db: &PostgresStore,
 ) -> StoreResult<Vec<(String, Option<(String, i64)>)>> {
-    let sql = format!(
-        "SELECT s.id AS known_id, i.day, i.at FROM schools s LEFT JOIN school_imports i ON {LATEST}
-         ORDER BY s.id"
-    );
+    let sql = format!("SELECT s.id AS known_id, i.day, i.at FROM schools s {LATEST} ORDER BY s.id");
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .fetch_all(&db.pool)
         .await?;

@@ -1,12 +1,14 @@
 //! The read side at national scale in PostgreSQL: View Groups a page at a time (`store::group_query`),
 //! links counted by year and state. Reads only, through the reader pool.
 
-use super::PostgresStore;
-use super::groups::{group_from, links_of_groups};
+use super::groups::group_from;
+use super::{PostgresStore, parse_json};
+use crate::core::link::Link;
 use crate::store::group_query::{self, Bind, Sql};
-use crate::store::{GroupPage, GroupQuery, StoreResult};
+use crate::store::{GroupPage, GroupQuery, StoreResult, StoredGroup};
 use sqlx::Row;
 use sqlx::postgres::{PgArguments, Postgres};
+use std::collections::BTreeMap;
 
 fn query(sql: &Sql) -> sqlx::query::Query<'_, Postgres, PgArguments> {
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.text.as_str()));
@@ -19,32 +21,63 @@ fn query(sql: &Sql) -> sqlx::query::Query<'_, Postgres, PgArguments> {
     q
 }
 
+/// A group's links as pages show them (see `group_query::links_shown`), and its school's admins.
+const LINKS_SHOWN: &str = "(SELECT COALESCE(json_agg(json_build_array(l.target, l.state, \
+     l.remote_id, l.mis_linked, l.last_sync, l.last_error, l.held_changes, \
+     l.missing_accounts::json)), '[]')::text FROM links l WHERE l.group_id = g.id) AS links_shown";
+const SCHOOL_ADMINS: &str =
+    "(SELECT s.admins FROM schools s WHERE s.id = g.school_id) AS school_admins";
+
 pub(super) async fn visible_groups(db: &PostgresStore, q: &GroupQuery) -> StoreResult<GroupPage> {
-    let (page, count) = group_query::page_and_count(q, '$');
+    let (page, count) =
+        group_query::page_and_count(q, '$', &format!("{LINKS_SHOWN}, {SCHOOL_ADMINS}"));
     let rows = query(&page).fetch_all(&db.pool).await?;
-    let mut groups = rows
-        .iter()
-        .map(group_from)
-        .collect::<StoreResult<Vec<_>>>()?;
-    let more = groups.len() > q.limit as usize;
-    groups.truncate(q.limit as usize);
-    let total: i64 = query(&count).fetch_one(&db.pool).await?.get(0);
-    let ids: Vec<&str> = groups.iter().map(|g| g.group.id.as_str()).collect();
-    let mut links = links_of_groups(db, &ids).await?.into_iter().peekable();
-    let mut page = Vec::with_capacity(groups.len());
-    // Both come in id order: each group takes the links that follow for it.
-    for g in groups {
-        let mut own = Vec::new();
-        while let Some(l) = links.next_if(|l| l.group_id == g.group.id) {
-            own.push(l);
+    let more = rows.len() > q.limit as usize;
+    let mut groups = Vec::with_capacity(rows.len().min(q.limit as usize));
+    let mut school_admins = BTreeMap::new();
+    for row in rows.iter().take(q.limit as usize) {
+        let g = group_from(row)?;
+        let links = group_query::links_shown(&g.group.id, row.get("links_shown"))?;
+        if !school_admins.contains_key(&g.group.school)
+            && let Some(admins) = row.get::<Option<&str>, _>("school_admins")
+        {
+            school_admins.insert(g.group.school.clone(), parse_json(admins, "school admins")?);
         }
-        page.push((g, own));
+        groups.push((g, links));
     }
+    let total = if q.after.is_none() && !more {
+        // A first page that holds every match is its own count.
+        groups.len() as u64
+    } else {
+        query(&count)
+            .fetch_one(&db.pool)
+            .await?
+            .get::<i64, _>(0)
+            .max(0) as u64
+    };
     Ok(GroupPage {
-        groups: page,
-        total: total.max(0) as u64,
+        groups,
+        school_admins,
+        total,
         more,
     })
+}
+
+pub(super) async fn group_shown(
+    db: &PostgresStore,
+    id: &str,
+) -> StoreResult<Option<(StoredGroup, Vec<Link>)>> {
+    let sql = format!("SELECT g.*, {LINKS_SHOWN} FROM groups g WHERE g.id = $1");
+    let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let g = group_from(&row)?;
+    let links = group_query::links_shown(id, row.get("links_shown"))?;
+    Ok(Some((g, links)))
 }
 
 pub(super) async fn link_counts(db: &PostgresStore) -> StoreResult<Vec<(String, String, u64)>> {

@@ -67,8 +67,10 @@ impl SqliteStore {
             // A slow statement on a busy host is news for whoever debugs, not a warning on every
             // command's stderr.
             .log_slow_statements(log::LevelFilter::Info, SLOW_STATEMENT);
+        // A local file's connection does not go stale: no ping (a trip to its thread) before each use.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
         // Two processes opening a new database at once race to migrate it: the loser fails on what
@@ -89,6 +91,7 @@ impl SqliteStore {
             .pragma("mmap_size", "0");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            .test_before_acquire(false)
             .connect_with(readers)
             .await?;
         Ok(SqliteStore { pool, writer })
@@ -118,6 +121,10 @@ impl Store for SqliteStore {
         groups::school_ids(self).await
     }
 
+    async fn school_count(&self) -> StoreResult<u64> {
+        groups::school_count(self).await
+    }
+
     async fn group(&self, id: &str) -> StoreResult<Option<StoredGroup>> {
         groups::group(self, id).await
     }
@@ -140,6 +147,10 @@ impl Store for SqliteStore {
 
     async fn visible_groups(&self, query: &GroupQuery) -> StoreResult<GroupPage> {
         reads::visible_groups(self, query).await
+    }
+
+    async fn group_shown(&self, id: &str) -> StoreResult<Option<(StoredGroup, Vec<Link>)>> {
+        reads::group_shown(self, id).await
     }
 
     async fn link_counts(&self) -> StoreResult<Vec<(String, String, u64)>> {
