@@ -6,7 +6,7 @@
 //! ```text
 //! cargo bench --bench storm -- [--groups 20000] [--seconds 60] [--restores 20] [--fault-rate 0.03]
 //!     [--concurrency 64] [--admins 3] [--runs clean,faults] [--calls-csv FILE]
-//!     [--database postgres://postgres@127.0.0.1:5432/postgres --workers 3]
+//!     [--database postgres://postgres@127.0.0.1:5432/postgres --workers 3] [--readers 50]
 //! ```
 //!
 //! Two modes:
@@ -17,6 +17,9 @@
 //!   (`class-sync serve`) share it: W − 1 start with the storm, the last joins at a quarter of it
 //!   and one of the first is killed (SIGKILL) at half of it. Restores are pressed through their HTTP
 //!   API, round-robin over the live processes (`multi`, `children`, `pg`).
+//!
+//! `--readers N` (single process) runs N closed-loop readers on the store the worker is writing
+//! while the storm runs (`readers`): the storm's rates must hold; their latencies are printed.
 //!
 //! `--admins N` sets the Classroom admins impersonated (`[google] admin_emails`); below three, the
 //! per-user quota (1,200/min each) binds instead of the per-client one (3,000/min).
@@ -32,6 +35,7 @@ mod multi;
 /// The import bench's fresh-database helper, with the storm's own prefix.
 #[path = "../import/pg.rs"]
 mod pg;
+mod readers;
 mod report;
 mod setup;
 mod single;
@@ -72,6 +76,9 @@ pub struct Args {
     /// user, seconds since the first request, status. For looking at pacing request by request.
     #[arg(long)]
     calls_csv: Option<std::path::PathBuf>,
+    /// Closed-loop readers of the same store during the storm (single process only; 0: none).
+    #[arg(long, default_value_t = 0)]
+    readers: usize,
     /// `cargo bench` passes `--bench`; accepted and ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -81,6 +88,9 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     if args.database.is_none() && args.workers.is_some() {
         bail!("--workers needs --database (the worker processes share a PostgreSQL store)");
+    }
+    if args.database.is_some() && args.readers > 0 {
+        bail!("--readers runs with the single-process storm (without --database)");
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -2,6 +2,7 @@
 //! `work --until-idle` runs it; restores pressed through the planner, as the CLI does.
 
 use crate::Args;
+use crate::readers;
 use crate::report::{self, Restored, RestoredMap};
 use crate::setup::{self, OPERATION, POLL, Plan};
 use class_sync::app::App;
@@ -34,6 +35,20 @@ pub async fn storm(args: &Args, fault_rate: f64) -> anyhow::Result<bool> {
     let enqueue_time = started.elapsed();
     let storm_start = Instant::now();
     let work = tokio::spawn(worker::run_until_idle(app.clone(), None));
+    let stop_reading = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reading = (args.readers > 0).then(|| {
+        let groups = snap
+            .groups
+            .iter()
+            .map(|g| (g.id.clone(), g.teachers[0].clone()))
+            .collect();
+        readers::spawn(
+            &app,
+            std::sync::Arc::new(groups),
+            args.readers,
+            stop_reading.clone(),
+        )
+    });
 
     // Teachers press Restore while it runs, on links already archived.
     let mut restores = Vec::new();
@@ -76,6 +91,11 @@ pub async fn storm(args: &Args, fault_rate: f64) -> anyhow::Result<bool> {
     }
     let work_report = work.await??;
     let storm_time = storm_start.elapsed();
+    stop_reading.store(true, std::sync::atomic::Ordering::Relaxed);
+    let reads = match reading {
+        Some(r) => Some(r.await?),
+        None => None,
+    };
     let mut restored = RestoredMap::new();
     for r in restores {
         let (group, target, result) = r.await??;
@@ -151,6 +171,10 @@ pub async fn storm(args: &Args, fault_rate: f64) -> anyhow::Result<bool> {
             format!("{} MiB", report::peak_rss_kib("self") / 1024),
         ),
     ];
+    let mut measures = measures;
+    if let Some(reads) = &reads {
+        measures.extend(readers::measures(reads));
+    }
     report::print_measures(&measures, &problems);
     Ok(problems.is_empty())
 }
