@@ -86,9 +86,12 @@ impl SqliteStore {
         // Readers keep a small page cache each and map nothing: eight of them at the writer's
         // 64 MiB cache and 256 MiB map would count one national store's pages eight times over in
         // `serve`'s RSS; the OS page cache serves them anyway.
+        // A page of up to 1,000 groups (or 100 schools and one more) is handed over without its
+        // connection's thread stopping halfway for the caller to take the first 50 rows.
         let readers = options
             .pragma("cache_size", "-8192")
-            .pragma("mmap_size", "0");
+            .pragma("mmap_size", "0")
+            .row_buffer_size(1024);
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .test_before_acquire(false)
