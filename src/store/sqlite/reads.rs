@@ -1,5 +1,6 @@
-//! The read side at national scale in SQLite: View Groups a page at a time (`store::group_query`),
-//! links counted by year and state. Reads only, through the reader pool.
+//! The read side at national scale in SQLite: View Groups a page at a time (`store::group_query`)
+//! and one group's status, each in one statement; links counted by year and state. Reads only,
+//! through the reader pool.
 
 use super::groups::group_from;
 use super::{SqliteStore, parse_json};
@@ -21,10 +22,11 @@ fn query(sql: &Sql) -> sqlx::query::Query<'_, Sqlite, SqliteArguments> {
     q
 }
 
-/// A group's links as pages show them (see `group_query::links_shown`), and its school's admins.
+/// A group's links as pages show them (see `group_query::links_shown`).
 const LINKS_SHOWN: &str = "(SELECT json_group_array(json_array(l.target, l.state, l.remote_id, \
      l.mis_linked, l.last_sync, l.last_error, l.held_changes, json(l.missing_accounts))) \
      FROM links l WHERE l.group_id = g.id) AS links_shown";
+/// The admins of a group's school, for the caller's re-check of the restore rule.
 const SCHOOL_ADMINS: &str =
     "(SELECT s.admins FROM schools s WHERE s.id = g.school_id) AS school_admins";
 
