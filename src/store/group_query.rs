@@ -8,9 +8,10 @@
 //! unnoticed (see `tests/it/store.rs`, `visible_groups_*`).
 
 use super::StoreError;
-use super::records::GroupQuery;
+use super::records::{GroupPage, GroupQuery, StoredGroup};
 use crate::core::link::Link;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
 /// A value bound to a placeholder.
 pub(super) enum Bind {
@@ -110,6 +111,49 @@ pub(super) fn links_shown(group_id: &str, json: &str) -> Result<Vec<Link>, Store
         .collect::<Result<Vec<_>, StoreError>>()?;
     links.sort_by(|a, b| a.target.as_str().cmp(b.target.as_str()));
     Ok(links)
+}
+
+/// One row of a page as a backend decoded it: the group and the text of its `extras` columns.
+pub(super) struct PageRow<'r> {
+    pub(super) group: StoredGroup,
+    pub(super) links_shown: &'r str,
+    pub(super) school_admins: Option<&'r str>,
+}
+
+/// The page from its rows (at most `limit + 1`, in id order), with its total when the rows tell
+/// it: a first page that holds every match is its own count. `None`: the caller reads the count.
+pub(super) fn page_from<'r>(
+    rows: impl Iterator<Item = Result<PageRow<'r>, StoreError>>,
+    q: &GroupQuery,
+) -> Result<(GroupPage, Option<u64>), StoreError> {
+    let mut groups = Vec::new();
+    let mut school_admins = BTreeMap::new();
+    let mut more = false;
+    for row in rows {
+        if groups.len() == q.limit as usize {
+            more = true;
+            break;
+        }
+        let row = row?;
+        let links = links_shown(&row.group.group.id, row.links_shown)?;
+        let school = &row.group.group.school;
+        if !school_admins.contains_key(school)
+            && let Some(admins) = row.school_admins
+        {
+            let admins = serde_json::from_str(admins)
+                .map_err(|e| StoreError::Corrupt(format!("admins of `{school}`: {e}")))?;
+            school_admins.insert(school.clone(), admins);
+        }
+        groups.push((row.group, links));
+    }
+    let total = (q.after.is_none() && !more).then_some(groups.len() as u64);
+    let page = GroupPage {
+        groups,
+        school_admins,
+        total: total.unwrap_or(0),
+        more,
+    };
+    Ok((page, total))
 }
 
 fn build(q: &GroupQuery, mark: char, page: Option<&str>) -> Sql {

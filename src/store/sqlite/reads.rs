@@ -2,14 +2,13 @@
 //! and one group's status, each in one statement; links counted by year and state. Reads only,
 //! through the reader pool.
 
+use super::SqliteStore;
 use super::groups::group_from;
-use super::{SqliteStore, parse_json};
 use crate::core::link::Link;
-use crate::store::group_query::{self, Bind, Sql};
+use crate::store::group_query::{self, Bind, PageRow, Sql};
 use crate::store::{GroupPage, GroupQuery, StoreResult, StoredGroup};
 use sqlx::Row;
 use sqlx::sqlite::{Sqlite, SqliteArguments};
-use std::collections::BTreeMap;
 
 fn query(sql: &Sql) -> sqlx::query::Query<'_, Sqlite, SqliteArguments> {
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.text.as_str()));
@@ -34,35 +33,25 @@ pub(super) async fn visible_groups(db: &SqliteStore, q: &GroupQuery) -> StoreRes
     let (page, count) =
         group_query::page_and_count(q, '?', &format!("{LINKS_SHOWN}, {SCHOOL_ADMINS}"));
     let rows = query(&page).fetch_all(&db.pool).await?;
-    let more = rows.len() > q.limit as usize;
-    let mut groups = Vec::with_capacity(rows.len().min(q.limit as usize));
-    let mut school_admins = BTreeMap::new();
-    for row in rows.iter().take(q.limit as usize) {
-        let g = group_from(row)?;
-        let links = group_query::links_shown(&g.group.id, row.get("links_shown"))?;
-        if !school_admins.contains_key(&g.group.school)
-            && let Some(admins) = row.get::<Option<&str>, _>("school_admins")
-        {
-            school_admins.insert(g.group.school.clone(), parse_json(admins, "school admins")?);
-        }
-        groups.push((g, links));
-    }
-    let total = if q.after.is_none() && !more {
-        // A first page that holds every match is its own count.
-        groups.len() as u64
-    } else {
-        query(&count)
+    let (mut page, total) = group_query::page_from(
+        rows.iter().map(|row| {
+            Ok(PageRow {
+                group: group_from(row)?,
+                links_shown: row.get("links_shown"),
+                school_admins: row.get("school_admins"),
+            })
+        }),
+        q,
+    )?;
+    page.total = match total {
+        Some(total) => total,
+        None => query(&count)
             .fetch_one(&db.pool)
             .await?
             .get::<i64, _>(0)
-            .max(0) as u64
+            .max(0) as u64,
     };
-    Ok(GroupPage {
-        groups,
-        school_admins,
-        total,
-        more,
-    })
+    Ok(page)
 }
 
 pub(super) async fn group_shown(
