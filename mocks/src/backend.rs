@@ -60,8 +60,9 @@ pub(crate) trait Backend: Send + Sync + 'static {
     fn classify(shared: &Shared, req: &Incoming) -> Classified;
     /// Checks the credentials, or answers with the service's 401.
     fn authenticate(shared: &Shared, req: &Incoming) -> Result<Auth, Refusal>;
-    /// The service's documented error answer for a bare status (faults, quotas).
-    fn status_error(shared: &Shared, status: u16) -> Response;
+    /// The service's documented error answer for a bare status (faults, quotas), shaped for the
+    /// request it answers (a page a browser asked for gets a page).
+    fn status_error(shared: &Shared, req: &Incoming, status: u16) -> Response;
     /// Does the work.
     fn handle(shared: &Shared, req: &Incoming, auth: &Auth) -> Response;
 }

@@ -63,7 +63,7 @@ impl Backend for GoogleOAuth {
         Ok(Auth::default())
     }
 
-    fn status_error(_: &Shared, status: u16) -> Response {
+    fn status_error(_: &Shared, _: &Incoming, status: u16) -> Response {
         match status {
             500..=599 => oauth_error(status, "internal_failure", "Backend Error"),
             429 => oauth_error(status, "rate_limit_exceeded", "Rate limit exceeded"),

@@ -1,6 +1,7 @@
 //! Stateful in-process fakes of the four outside services class-sync talks to: the Microsoft
-//! identity token endpoint, Microsoft Graph (education classes and the Teams subset), Google's
-//! OAuth token endpoint (JWT bearer grant) and Google Classroom.
+//! identity platform (the Graph app's token endpoint, and the OpenID Connect provider the web
+//! console signs people in with), Microsoft Graph (education classes and the Teams subset),
+//! Google's OAuth token endpoint (JWT bearer grant) and Google Classroom.
 //!
 //! Each service is an axum server on its own `127.0.0.1:0` port, started with
 //! [`MockServices::start`] from inside a tokio runtime. The fakes follow the request and response
@@ -21,7 +22,9 @@
 //!   the composition root, which starts one server per fake and is the public facade. The world
 //!   holds each service's own data by type (`state::world::ServiceStates`), so `state` never
 //!   names a service. Inside `graph/` and `classroom/`, `mod.rs` routes to one file per
-//!   resource over a `model.rs`, and nothing there imports from `mod.rs`.
+//!   resource over a `model.rs`, and nothing there imports from `mod.rs`; `microsoft_login/`
+//!   has one file per endpoint group (`authorize` with its `pages` and `redirect_uri`, `token`,
+//!   `id_token` with the key set and discovery) over its `model.rs` and `errors.rs`.
 //!
 //! Choices made where the documentation is silent:
 //! - Graph: archiving an archived team (or unarchiving an active one) answers 202 and its
@@ -42,9 +45,34 @@
 //! - Google OAuth: every signature or header problem (wrong `alg`, missing `typ: JWT`, a `kid`
 //!   other than the key file's) is `invalid_grant` "Invalid JWT Signature."; a wrong `iss` is
 //!   `invalid_grant` "Invalid grant: account not found".
+//! - Sign-in (OpenID Connect): one tenant, one sign-in app (`MockOptions::sign_in_*`), no
+//!   session. There are no passwords: the authorize endpoint answers "Pick an account" listing
+//!   every known user (the same directory Graph uses, sorted by address), or, when `login_hint`
+//!   names a known user, redirects at once (`prompt=select_account` always shows the page;
+//!   `prompt=none` without a known hint is `login_required`). An unknown address on the page
+//!   shows it again with Entra's "This username may be incorrect…" sentence.
+//! - Sign-in is stricter than Entra where Entra only recommends: `state`, `nonce` and PKCE
+//!   (`code_challenge_method=S256`; `plain` is refused) are required, `response_mode` may only be
+//!   `query`, `response_type` only `code`, and the scopes only `openid` (required), `profile`,
+//!   `email` (no refresh tokens are issued). Problems with `client_id` or `redirect_uri` (and an
+//!   unknown tenant) are an HTML error page; every other problem is redirected to the app with
+//!   `error`, `error_description` and `state`. Redirect URIs match exactly, except that the port
+//!   is ignored for `localhost` and `127.0.0.1`, as Entra does.
+//! - Sign-in codes: opaque, single use (spent by the first successful redemption; a second is
+//!   AADSTS54005), valid ten minutes (then AADSTS70008), bound to the client id and redirect URI
+//!   (AADSTS50011), redeemed with the PKCE verifier (AADSTS501481). Only the sign-in app may use
+//!   `authorization_code` and only the Graph app `client_credentials` (the other app gets
+//!   `unauthorized_client` AADSTS70003). The answer's `access_token` is opaque and accepted by
+//!   no fake; its `id_token` is RS256 with the key `TEST_IDP_KEY_ID`, `iss`
+//!   `{login_url}/{tenant}/v2.0`, a pairwise `sub`, `oid`, `tid`, `nonce`, `ver` 2.0, and, as in
+//!   Entra, `preferred_username` and `name` only with the `profile` scope and `email` only with
+//!   `email`. The key set carries no `x5c` certificate chain.
 //! - Violations: only 429s open a `Retry-After` window. An injected 429 closes the request's
 //!   recorded bucket (`teams_write`, `per_client`, …); a quota 429 closes the bucket that was full
-//!   (which may be `per_team:{id}` or `per_user:{email}`). Token endpoints have one bucket each.
+//!   (which may be `per_team:{id}` or `per_user:{email}`). Token endpoints have one bucket each;
+//!   the sign-in pages (`microsoft_login_authorize`) and the key set with the discovery document
+//!   (`microsoft_login_metadata`) have their own. Faults on the sign-in pages answer with an
+//!   HTML error page, elsewhere with the service's JSON error.
 
 mod backend;
 mod classroom;
@@ -65,6 +93,9 @@ use state::Shared;
 pub use classroom::CourseView;
 pub use google_oauth::{TEST_PRIVATE_KEY_ID, TEST_PRIVATE_KEY_PEM, TEST_PUBLIC_KEY_PEM};
 pub use graph::TeamView;
+pub use microsoft_login::{
+    TEST_IDP_KEY_ID, TEST_IDP_PRIVATE_KEY_PEM, TEST_IDP_PUBLIC_KEY_PEM, Tamper,
+};
 pub use options::{MockOptions, Quotas, RandomFaults};
 pub use state::calls::{CallRecord, Service};
 pub use state::faults::{Fault, FaultKind};
@@ -118,9 +149,28 @@ impl MockServices {
         &self.inner.shared
     }
 
-    /// `http://127.0.0.1:P`; the token endpoint is `POST {login_url}/{tenant_id}/oauth2/v2.0/token`.
+    /// `http://127.0.0.1:P`; the token endpoint is `POST {login_url}/{tenant_id}/oauth2/v2.0/token`,
+    /// the sign-in starts at `GET {login_url}/{tenant_id}/oauth2/v2.0/authorize`, the key set is
+    /// `GET {login_url}/{tenant_id}/discovery/v2.0/keys`.
     pub fn login_url(&self) -> String {
         self.shared().urls.login.clone()
+    }
+
+    /// `{login_url}/{tenant_id}/v2.0`: the `iss` of the sign-in app's id_tokens; the discovery
+    /// document is at `{oidc_issuer}/.well-known/openid-configuration`.
+    pub fn oidc_issuer(&self) -> String {
+        microsoft_login::issuer(self.shared())
+    }
+
+    /// Spoils every id_token issued from now on as `tamper` says, until called again with
+    /// [`Tamper::None`], so that a client's tests can show each of its checks refusing.
+    pub fn tamper_id_tokens(&self, tamper: Tamper) {
+        microsoft_login::tamper_id_tokens(self.shared(), tamper);
+    }
+
+    /// Sign-ins so far: authorization codes redeemed for tokens.
+    pub fn sign_ins(&self) -> u64 {
+        microsoft_login::sign_ins(self.shared())
     }
 
     /// `http://127.0.0.1:Q/v1.0`.
@@ -150,7 +200,8 @@ impl MockServices {
     }
 
     /// Makes the account exist in Entra (a GUID id) and Google (a numeric id). Idempotent;
-    /// emails compare case-insensitively.
+    /// emails compare case-insensitively. Every account may sign in to the console (the
+    /// "Pick an account" page lists them all).
     pub fn add_user(&self, email: &str) {
         self.shared().world().users.add(email);
     }

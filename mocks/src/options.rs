@@ -6,12 +6,24 @@ use std::time::Duration;
 /// How the mocks behave. Build it with `MockOptions { page_size: 10, ..Default::default() }`.
 #[derive(Clone, Debug)]
 pub struct MockOptions {
-    /// The only tenant the Microsoft token endpoint knows.
+    /// The only tenant the Microsoft identity platform fake knows.
     pub tenant_id: String,
-    /// The only app registration the Microsoft token endpoint knows.
+    /// The Graph app registration: the only client the client-credentials grant accepts.
     pub client_id: String,
     /// Its client secret (form body or HTTP Basic).
     pub client_secret: String,
+    /// The web console's sign-in app registration: the only client the OpenID Connect sign-in
+    /// (`/authorize`, then the `authorization_code` grant) accepts, and the `aud` of its
+    /// id_tokens.
+    pub sign_in_client_id: String,
+    /// Its client secret (form body or HTTP Basic), needed to redeem a code.
+    pub sign_in_client_secret: String,
+    /// The sign-in app's registered redirect URIs. As Entra does for loopback hosts
+    /// (`localhost`, `127.0.0.1`), the port is ignored when a request's URI is matched against
+    /// one of them; everything else must match exactly. By default `http://127.0.0.1/auth/callback`
+    /// and `http://localhost/auth/callback`: a console's `{public_url}/auth/callback` on any
+    /// local port.
+    pub sign_in_redirect_uris: Vec<String>,
     /// The `iss` the Google token endpoint expects, and `client_email` of the key file.
     pub service_account_email: String,
     /// Google accounts that may be impersonated (JWT `sub`). They are also added as users, so
@@ -49,6 +61,12 @@ impl Default for MockOptions {
             tenant_id: "mock-tenant".into(),
             client_id: "mock-client-id".into(),
             client_secret: "mock-client-secret".into(),
+            sign_in_client_id: "c0501e00-0000-4000-8000-000000000001".into(),
+            sign_in_client_secret: "console-secret".into(),
+            sign_in_redirect_uris: vec![
+                "http://127.0.0.1/auth/callback".into(),
+                "http://localhost/auth/callback".into(),
+            ],
             service_account_email: "class-sync@mock-project.iam.gserviceaccount.com".into(),
             admin_emails: vec!["classroom-admin@hwbcymru.net".into()],
             token_lifetime: Duration::from_secs(3599),

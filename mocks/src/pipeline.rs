@@ -57,7 +57,7 @@ pub(crate) async fn serve<B: Backend>(
         })
     };
     if body.is_err() {
-        let resp = B::status_error(&shared, 413);
+        let resp = B::status_error(&shared, &req, 413);
         log(413, None);
         return resp;
     }
@@ -73,7 +73,7 @@ pub(crate) async fn serve<B: Backend>(
             status,
             retry_after,
         }) => {
-            let mut resp = B::status_error(&shared, status);
+            let mut resp = B::status_error(&shared, &req, status);
             if let Some(value) = &retry_after {
                 resp = wire::with_header(resp, "retry-after", value);
             }
@@ -110,7 +110,7 @@ pub(crate) async fn serve<B: Backend>(
                 .throttle
                 .note_throttled(Some(&key), Some(Duration::from_secs(secs.into())));
             let resp = wire::with_header(
-                B::status_error(&shared, 429),
+                B::status_error(&shared, &req, 429),
                 "retry-after",
                 &secs.to_string(),
             );
@@ -120,7 +120,7 @@ pub(crate) async fn serve<B: Backend>(
     }
     let mut resp = B::handle(&shared, &req, &auth);
     if then_500 {
-        resp = B::status_error(&shared, 500);
+        resp = B::status_error(&shared, &req, 500);
     }
     log(resp.status().as_u16(), auth.user.clone());
     resp

@@ -89,6 +89,39 @@ pub(crate) fn json(status: u16, value: &Value) -> Response {
     resp
 }
 
+/// An HTML page (UTF-8).
+pub(crate) fn html(status: u16, page: String) -> Response {
+    let mut resp = Response::new(Body::from(page));
+    *resp.status_mut() = status_code(status);
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    resp
+}
+
+/// A `302 Found` to `location`, which the mock built itself (a value that is not a valid header
+/// leaves the header out rather than panicking).
+pub(crate) fn redirect(location: &str) -> Response {
+    with_header(empty(302), "location", location)
+}
+
+/// Escapes text for HTML element content and double-quoted attribute values.
+pub(crate) fn html_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// A response with no body.
 pub(crate) fn empty(status: u16) -> Response {
     let mut resp = Response::new(Body::empty());
@@ -149,6 +182,18 @@ fn form_decode(s: &str) -> String {
 /// URL-safe base64 (with padding): opaque ids that are safe in a path segment.
 pub(crate) fn b64url(data: &str) -> String {
     base64::engine::general_purpose::URL_SAFE.encode(data)
+}
+
+/// URL-safe base64 without padding, as JWTs, JWKs and PKCE write bytes.
+pub(crate) fn b64url_bytes(data: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(data)
+}
+
+/// Inverse of [`b64url_bytes`]; None for anything that is not unpadded URL-safe base64.
+pub(crate) fn b64url_bytes_decode(data: &str) -> Option<Vec<u8>> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(data)
+        .ok()
 }
 
 /// Inverse of [`b64url`]; None for anything that was not made by it.
@@ -286,6 +331,14 @@ mod tests {
     fn names_come_from_the_local_part() {
         assert_eq!(names_for("anna.jones@x.net").2, "Anna Jones");
         assert_eq!(names_for("jonesa12@x.net").0, "Jonesa12");
+    }
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(
+            html_escape(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
     }
 
     #[test]

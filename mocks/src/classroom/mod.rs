@@ -81,7 +81,7 @@ impl Backend for Classroom {
         }
     }
 
-    fn status_error(_: &Shared, status: u16) -> Response {
+    fn status_error(_: &Shared, _: &Incoming, status: u16) -> Response {
         let message = match status {
             400 => "Request contains an invalid argument.",
             401 => "Request had invalid authentication credentials.",

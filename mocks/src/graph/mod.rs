@@ -109,7 +109,7 @@ impl Backend for Graph {
         }
     }
 
-    fn status_error(_: &Shared, status: u16) -> Response {
+    fn status_error(_: &Shared, _: &Incoming, status: u16) -> Response {
         let (code, message) = match status {
             400 => ("BadRequest", "Bad request."),
             401 => (

@@ -8,7 +8,8 @@ use std::time::Instant;
 /// Which fake a request went to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Service {
-    /// `POST /{tenant}/oauth2/v2.0/token`.
+    /// `/{tenant}/oauth2/v2.0/token`, `/{tenant}/oauth2/v2.0/authorize` (and `/pick`),
+    /// `/{tenant}/discovery/v2.0/keys`, `/{tenant}/v2.0/.well-known/openid-configuration`.
     MicrosoftLogin,
     /// `/v1.0/...`.
     Graph,

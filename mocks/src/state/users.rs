@@ -77,6 +77,11 @@ impl Users {
             .or_else(|| self.by_email(id))
     }
 
+    /// Every account, in the order they were added.
+    pub fn iter(&self) -> impl Iterator<Item = &User> {
+        self.list.iter()
+    }
+
     pub fn email(&self, idx: UserIdx) -> String {
         self.list[idx].email.clone()
     }
