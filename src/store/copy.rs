@@ -3,7 +3,8 @@
 //!
 //! Copied: schools, groups (withdrawn ones too), links, jobs, the audit log, nightly runs,
 //! schedule claims and each school's imports (provisioning status), every column as it is — ids included, so `GET /v1/jobs/{id}` answers after the
-//! move. Not copied: the worker registry (workers register again when they start); the index
+//! move. Not copied: the worker registry (workers register again when they start); the console's
+//! sessions and sign-ins in flight (people sign in again after the move); the index
 //! tables of View Groups (`group_teachers`, `school_admins`) are made anew from the copied rows.
 //!
 //! Architecture Invariant: the target is written in one transaction (all or nothing), only if it

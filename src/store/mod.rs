@@ -18,9 +18,9 @@ mod sqlite;
 
 pub use postgres::PostgresStore;
 pub use records::{
-    AuditEntry, ChangeCounts, FinishedJob, GroupChange, GroupPage, GroupQuery, ImportApplied, Job,
-    JobEnd, JobFinish, NewJob, QuotaWindow, Run, SchoolImport, SchoolLastImport, StoredGroup,
-    WorkerInfo,
+    AuditEntry, AuditFilter, ChangeCounts, ConsoleSession, FinishedJob, GroupChange, GroupPage,
+    GroupQuery, ImportApplied, Job, JobEnd, JobFinish, NewJob, PendingSignIn, QuotaWindow, Run,
+    SchoolImport, SchoolLastImport, StoredGroup, WorkerInfo,
 };
 pub use sqlite::SqliteStore;
 
@@ -206,6 +206,13 @@ pub trait Store: Send + Sync {
         before: Option<i64>,
         limit: u32,
     ) -> StoreResult<(Vec<(i64, AuditEntry)>, u64)>;
+    /// Up to `limit` entries that match `filter`, newest first, older than the entry `before`.
+    async fn audit_search(
+        &self,
+        filter: &AuditFilter,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<(i64, AuditEntry)>>;
 
     // ---- Provisioning status: what each import did to each school ----
 
@@ -246,6 +253,19 @@ pub trait Store: Send + Sync {
     async fn settle_schedule(&self, kind: &str, day: &str) -> StoreResult<()>;
     /// Whether the day is claimed but not yet settled (someone is enqueuing, or died doing it).
     async fn schedule_unsettled(&self, kind: &str, day: &str) -> StoreResult<bool>;
+
+    // ---- The web console's sign-ins and sessions (shared by every `serve` host) ----
+
+    /// Keeps a sign-in in flight; forgets those that expired before `now_ms`.
+    async fn put_sign_in(&self, sign_in: &PendingSignIn, now_ms: i64) -> StoreResult<()>;
+    /// Takes the sign-in `state` names: answered once, and only before it expires.
+    async fn take_sign_in(&self, state: &str, now_ms: i64) -> StoreResult<Option<PendingSignIn>>;
+    /// Starts a session; forgets sessions that expired before `now_ms`.
+    async fn put_session(&self, session: &ConsoleSession, now_ms: i64) -> StoreResult<()>;
+    /// The session whose secret hashes to `id_hash`, unless it expired by `now_ms`.
+    async fn session(&self, id_hash: &str, now_ms: i64) -> StoreResult<Option<ConsoleSession>>;
+    /// Ends a session (sign-out); ending one that is gone is not an error.
+    async fn end_session(&self, id_hash: &str) -> StoreResult<()>;
 }
 
 /// New work may be waiting (see `Store::wake_on_new_work`): wakes an idle worker before its next poll.

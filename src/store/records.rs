@@ -260,3 +260,39 @@ pub struct QuotaWindow {
     /// Closed until this wall-clock time (ms since the epoch).
     pub until_ms: i64,
 }
+
+/// A console sign-in between the redirect to the identity provider and its return (`state` names
+/// it). Kept in the store, so the return may reach another `serve` host; taken once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingSignIn {
+    pub state: String,
+    /// Must come back in the id_token: proves the token was issued for this sign-in.
+    pub nonce: String,
+    /// The PKCE verifier: only the holder of this sign-in can redeem its code.
+    pub verifier: String,
+    /// The console page to go back to (a path on this console, checked before it is stored).
+    pub return_to: String,
+    pub expires_at: i64,
+}
+
+/// A signed-in person's console session. The cookie holds its secret; the store keeps its SHA-256
+/// (`id_hash`) only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsoleSession {
+    pub id_hash: String,
+    /// The id_token's `preferred_username`, normalised.
+    pub person: String,
+    /// The token every form of this session carries (CSRF).
+    pub csrf: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// What the console's audit page narrows the log to; None: any.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub outcome: Option<String>,
+    pub group_id: Option<String>,
+}

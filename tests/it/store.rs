@@ -14,8 +14,8 @@ use class_sync::core::job::{JobKind, JobState, Lane};
 use class_sync::core::link::{Link, LinkEvent, LinkState};
 use class_sync::core::roster::Roster;
 use class_sync::store::{
-    AuditEntry, ChangeCounts, GroupChange, GroupQuery, JobEnd, JobFinish, NewJob, QuotaWindow,
-    SchoolImport, Store, WorkerInfo,
+    AuditEntry, AuditFilter, ChangeCounts, ConsoleSession, GroupChange, GroupQuery, JobEnd,
+    JobFinish, NewJob, PendingSignIn, QuotaWindow, SchoolImport, Store, WorkerInfo,
 };
 use std::sync::Arc;
 
@@ -288,6 +288,9 @@ macro_rules! store_suite {
                 live_workers_are_those_seen_since,
                 register_worker_forgets_workers_not_seen_for_an_hour,
                 audit_log_is_newest_first_with_a_limit,
+                audit_search_narrows_by_each_field,
+                console_sign_ins_are_taken_once_and_expire,
+                console_sessions_open_until_they_expire_or_end,
                 last_run_is_the_newest_and_only_ok_skips_failures,
                 claim_schedule_has_one_winner_per_day,
                 a_stale_unsettled_schedule_claim_is_taken_over,
@@ -2078,4 +2081,140 @@ async fn status_counts_are_kept_fresh_in_the_background() {
         8,
         "after a quiet spell the count is read anew before answering (g9's two links besides the six)"
     );
+}
+
+async fn audit_search_narrows_by_each_field(store: Arc<dyn Store>) {
+    let rows = [
+        ("a@hwbcymru.net", "restore", "g1", "ok"),
+        ("b@hwbcymru.net", "restore", "g1", "refused"),
+        ("a@hwbcymru.net", "sync", "g2", "ok"),
+        ("a@hwbcymru.net", "restore", "g2", "refused"),
+    ];
+    for (i, (actor, action, group, outcome)) in rows.iter().enumerate() {
+        let entry = AuditEntry {
+            at: i as i64,
+            actor: actor.to_string(),
+            action: action.to_string(),
+            group_id: Some(group.to_string()),
+            target: None,
+            outcome: outcome.to_string(),
+            detail: format!("entry {i}"),
+        };
+        store.audit(&entry).await.unwrap();
+    }
+    let details = |found: Vec<(i64, AuditEntry)>| -> Vec<String> {
+        found.into_iter().map(|(_, e)| e.detail).collect()
+    };
+    let all = store
+        .audit_search(&AuditFilter::default(), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        details(all.clone()),
+        ["entry 3", "entry 2", "entry 1", "entry 0"]
+    );
+    let f = AuditFilter {
+        actor: Some("a@hwbcymru.net".into()),
+        action: Some("restore".into()),
+        ..AuditFilter::default()
+    };
+    let found = store.audit_search(&f, None, 10).await.unwrap();
+    assert_eq!(details(found), ["entry 3", "entry 0"]);
+    let f = AuditFilter {
+        outcome: Some("refused".into()),
+        group_id: Some("g1".into()),
+        ..AuditFilter::default()
+    };
+    assert_eq!(
+        details(store.audit_search(&f, None, 10).await.unwrap()),
+        ["entry 1"]
+    );
+    // Paged newest first: older than a given entry, at most `limit`.
+    let older = store
+        .audit_search(&AuditFilter::default(), Some(all[1].0), 1)
+        .await
+        .unwrap();
+    assert_eq!(details(older), ["entry 1"]);
+    let none = AuditFilter {
+        actor: Some("nobody@hwbcymru.net".into()),
+        ..AuditFilter::default()
+    };
+    assert!(
+        store
+            .audit_search(&none, None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn console_sign_ins_are_taken_once_and_expire(store: Arc<dyn Store>) {
+    let sign_in = |state: &str, expires_at: i64| PendingSignIn {
+        state: state.into(),
+        nonce: format!("nonce-{state}"),
+        verifier: format!("verifier-{state}"),
+        return_to: "/groups".into(),
+        expires_at,
+    };
+    store
+        .put_sign_in(&sign_in("s1", 2_000), 1_000)
+        .await
+        .unwrap();
+    store
+        .put_sign_in(&sign_in("s2", 1_500), 1_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.take_sign_in("s1", 1_100).await.unwrap(),
+        Some(sign_in("s1", 2_000))
+    );
+    assert_eq!(
+        store.take_sign_in("s1", 1_100).await.unwrap(),
+        None,
+        "taken once"
+    );
+    assert_eq!(
+        store.take_sign_in("s2", 1_600).await.unwrap(),
+        None,
+        "expired"
+    );
+    assert_eq!(store.take_sign_in("unknown", 1_000).await.unwrap(), None);
+    // Writing a new one forgets the expired ones.
+    store
+        .put_sign_in(&sign_in("s3", 9_000), 5_000)
+        .await
+        .unwrap();
+    store
+        .put_sign_in(&sign_in("s4", 4_000), 3_000)
+        .await
+        .unwrap();
+    assert!(store.take_sign_in("s4", 3_500).await.unwrap().is_some());
+}
+
+async fn console_sessions_open_until_they_expire_or_end(store: Arc<dyn Store>) {
+    let session = ConsoleSession {
+        id_hash: "ab".repeat(32),
+        person: "jonesa12@hwbcymru.net".into(),
+        csrf: "csrf-token".into(),
+        created_at: 1_000,
+        expires_at: 10_000,
+    };
+    store.put_session(&session, 1_000).await.unwrap();
+    assert_eq!(
+        store.session(&session.id_hash, 5_000).await.unwrap(),
+        Some(session.clone())
+    );
+    assert_eq!(
+        store.session(&session.id_hash, 10_001).await.unwrap(),
+        None,
+        "expired"
+    );
+    assert_eq!(store.session(&"cd".repeat(32), 5_000).await.unwrap(), None);
+    store.end_session(&session.id_hash).await.unwrap();
+    assert_eq!(
+        store.session(&session.id_hash, 5_000).await.unwrap(),
+        None,
+        "ended"
+    );
+    store.end_session(&session.id_hash).await.unwrap();
 }

@@ -2,7 +2,7 @@
 //! of `audit`. Appends need no coordination: each is one INSERT with its own identity.
 
 use super::PostgresStore;
-use crate::store::{AuditEntry, StoreResult};
+use crate::store::{AuditEntry, AuditFilter, StoreResult};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
@@ -57,4 +57,25 @@ pub(super) async fn audit_page(
         .await?;
     let page = rows.iter().map(|r| (r.get("id"), audit_from(r))).collect();
     Ok((page, total.max(0) as u64))
+}
+
+pub(super) async fn audit_search(
+    db: &PostgresStore,
+    f: &AuditFilter,
+    before: Option<i64>,
+    limit: u32,
+) -> StoreResult<Vec<(i64, AuditEntry)>> {
+    // Newest first by id; each filter is an equality on a column, or off.
+    let rows = sqlx::query(
+        "SELECT * FROM audit WHERE ($1::BIGINT IS NULL OR id < $1) AND ($2::TEXT IS NULL OR actor = $2) AND ($3::TEXT IS NULL OR action = $3) AND ($4::TEXT IS NULL OR outcome = $4) AND ($5::TEXT IS NULL OR group_id = $5) ORDER BY id DESC LIMIT $6",
+    )
+    .bind(before)
+    .bind(&f.actor)
+    .bind(&f.action)
+    .bind(&f.outcome)
+    .bind(&f.group_id)
+    .bind(limit as i64)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows.iter().map(|r| (r.get("id"), audit_from(r))).collect())
 }

@@ -1,7 +1,7 @@
 //! The audit log in SQLite: append a line; read the latest, newest first. Owns the row mapping of `audit`.
 
 use super::SqliteStore;
-use crate::store::{AuditEntry, StoreResult};
+use crate::store::{AuditEntry, AuditFilter, StoreResult};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
@@ -55,4 +55,25 @@ pub(super) async fn audit_page(
         .await?;
     let page = rows.iter().map(|r| (r.get("id"), audit_from(r))).collect();
     Ok((page, total.max(0) as u64))
+}
+
+pub(super) async fn audit_search(
+    db: &SqliteStore,
+    f: &AuditFilter,
+    before: Option<i64>,
+    limit: u32,
+) -> StoreResult<Vec<(i64, AuditEntry)>> {
+    // Newest first by id; each filter is an equality on a column, or off.
+    let rows = sqlx::query(
+        "SELECT * FROM audit WHERE (?1 IS NULL OR id < ?1) AND (?2 IS NULL OR actor = ?2) AND (?3 IS NULL OR action = ?3) AND (?4 IS NULL OR outcome = ?4) AND (?5 IS NULL OR group_id = ?5) ORDER BY id DESC LIMIT ?6",
+    )
+    .bind(before)
+    .bind(&f.actor)
+    .bind(&f.action)
+    .bind(&f.outcome)
+    .bind(&f.group_id)
+    .bind(limit as i64)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows.iter().map(|r| (r.get("id"), audit_from(r))).collect())
 }

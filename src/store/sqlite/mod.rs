@@ -14,15 +14,16 @@ mod queue;
 mod reads;
 mod registry;
 mod runs;
+mod sessions;
 
 use crate::core::delta::Delta;
 use crate::core::domain::{Group, School, Snapshot, Target};
 use crate::core::job::{JobKind, JobState, Lane};
 use crate::core::link::Link;
 use crate::store::{
-    AuditEntry, FinishedJob, GroupChange, GroupPage, GroupQuery, ImportApplied, Job, JobFinish,
-    NewJob, Run, SchoolImport, SchoolLastImport, Store, StoreError, StoreResult, StoredGroup,
-    WorkerInfo,
+    AuditEntry, AuditFilter, ConsoleSession, FinishedJob, GroupChange, GroupPage, GroupQuery,
+    ImportApplied, Job, JobFinish, NewJob, PendingSignIn, Run, SchoolImport, SchoolLastImport,
+    Store, StoreError, StoreResult, StoredGroup, WorkerInfo,
 };
 use sqlx::ConnectOptions;
 use sqlx::SqlitePool;
@@ -284,6 +285,15 @@ impl Store for SqliteStore {
         audit::audit_page(self, before, limit).await
     }
 
+    async fn audit_search(
+        &self,
+        filter: &AuditFilter,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<(i64, AuditEntry)>> {
+        audit::audit_search(self, filter, before, limit).await
+    }
+
     async fn audit_log(&self, limit: u32) -> StoreResult<Vec<AuditEntry>> {
         audit::audit_log(self, limit).await
     }
@@ -318,5 +328,26 @@ impl Store for SqliteStore {
 
     async fn schedule_unsettled(&self, kind: &str, day: &str) -> StoreResult<bool> {
         runs::schedule_unsettled(self, kind, day).await
+    }
+
+    // The web console: `sessions`.
+    async fn put_sign_in(&self, sign_in: &PendingSignIn, now_ms: i64) -> StoreResult<()> {
+        sessions::put_sign_in(self, sign_in, now_ms).await
+    }
+
+    async fn take_sign_in(&self, state: &str, now_ms: i64) -> StoreResult<Option<PendingSignIn>> {
+        sessions::take_sign_in(self, state, now_ms).await
+    }
+
+    async fn put_session(&self, session: &ConsoleSession, now_ms: i64) -> StoreResult<()> {
+        sessions::put_session(self, session, now_ms).await
+    }
+
+    async fn session(&self, id_hash: &str, now_ms: i64) -> StoreResult<Option<ConsoleSession>> {
+        sessions::session(self, id_hash, now_ms).await
+    }
+
+    async fn end_session(&self, id_hash: &str) -> StoreResult<()> {
+        sessions::end_session(self, id_hash).await
     }
 }
