@@ -37,6 +37,23 @@ pub struct Config {
     pub api: ApiConfig,
     pub schedule: ScheduleConfig,
     pub years: Vec<YearCalendar>,
+    /// The web console; None: `serve` serves the API alone.
+    pub console: Option<ConsoleConfig>,
+}
+
+/// `[console]`: sign-in with the school's Microsoft account (OpenID Connect at `[microsoft]`'s
+/// `login_url` and tenant) and who the operators are.
+#[derive(Debug, Clone)]
+pub struct ConsoleConfig {
+    /// The sign-in app registration (not Graph's).
+    pub client_id: String,
+    pub client_secret: SecretString,
+    /// Where browsers reach `serve`, without a trailing `/`: the redirect URI is
+    /// `{public_url}/auth/callback`, and cookies are `Secure` when it is https.
+    pub public_url: String,
+    /// Normalised emails of the people who may see and do everything.
+    pub operators: Vec<String>,
+    pub session_hours: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -270,6 +287,38 @@ mod tests {
             Path::new("/etc/class-sync/sa.json")
         );
         assert!(!c.years.is_empty());
+        let console = c.console.expect("[console]");
+        assert_eq!(
+            console.operators,
+            vec!["servicedesk@hwbcymru.net".to_string()]
+        );
+        assert_eq!(console.session_hours, 8);
+        assert!(console.public_url.starts_with("https://"));
+    }
+
+    #[test]
+    fn a_console_needs_microsoft_and_names_its_problems() {
+        let ms = "[microsoft]\ntenant_id = \"t\"\nclient_id = \"c\"\nclient_secret = \"s\"\n";
+        let e = parse("[console]\nclient_id = \"c\"\nclient_secret = \"s\"\n").unwrap_err();
+        assert_eq!(e.key, "console");
+        assert!(e.reason.contains("[microsoft]"), "{}", e.reason);
+        let e = parse(&format!(
+            "{ms}[console]\nclient_id = \"c\"\nclient_secret = \"s\"\noperators = [\"nobody\"]\n"
+        ))
+        .unwrap_err();
+        assert_eq!((e.key.as_str(), e.line), ("console.operators", Some(8)));
+        let e = parse(&format!(
+            "{ms}[console]\nclient_id = \"c\"\nclient_secret = \"s\"\npublic_url = \"ftp://x\"\n"
+        ))
+        .unwrap_err();
+        assert_eq!(e.key, "console.public_url");
+        let e = parse(&format!("{ms}[console]\nclient_id = \"c\"\n")).unwrap_err();
+        assert_eq!(e.key, "console.client_secret");
+        let c = parse(&format!("{ms}[api]\nlisten = \"127.0.0.1:9000\"\n[console]\nclient_id = \"c\"\nclient_secret = \"hunter2-very-secret\"\noperators = [\"Desk@Hwbcymru.net\"]\n")).unwrap();
+        let console = c.console.clone().unwrap();
+        assert_eq!(console.public_url, "http://127.0.0.1:9000");
+        assert_eq!(console.operators, vec!["desk@hwbcymru.net".to_string()]);
+        assert!(!format!("{c:?}").contains("hunter2"));
     }
 
     #[test]

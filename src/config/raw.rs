@@ -30,6 +30,7 @@ pub(super) struct RawConfig {
     pub(super) schedule: RawSchedule,
     #[serde(default)]
     pub(super) years: Vec<Spanned<RawYear>>,
+    pub(super) console: Option<Spanned<RawConsole>>,
 }
 
 #[derive(Deserialize)]
@@ -109,6 +110,17 @@ pub(super) struct RawApi {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawSchedule {
     pub(super) nightly_at: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConsole {
+    pub(super) client_id: Spanned<String>,
+    pub(super) client_secret: Option<Spanned<RawSecret>>,
+    pub(super) client_secret_file: Option<Spanned<PathBuf>>,
+    pub(super) public_url: Option<Spanned<String>>,
+    pub(super) operators: Option<SpannedList>,
+    pub(super) session_hours: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize)]

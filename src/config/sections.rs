@@ -4,13 +4,13 @@
 
 use super::error::{Source, Span};
 use super::raw::{
-    RawApi, RawConfig, RawGoogle, RawGoogleLimits, RawImport, RawMicrosoft, RawMicrosoftLimits,
-    RawSchedule, RawSecret, RawWorker, RawYear, SpannedList,
+    RawApi, RawConfig, RawConsole, RawGoogle, RawGoogleLimits, RawImport, RawMicrosoft,
+    RawMicrosoftLimits, RawSchedule, RawSecret, RawWorker, RawYear, SpannedList,
 };
 use super::table::Table;
 use super::{
-    ApiConfig, Config, ConfigError, GoogleConfig, GoogleLimits, ImportConfig, KeyOrigin,
-    MicrosoftConfig, MicrosoftLimits, ScheduleConfig, WorkerConfig,
+    ApiConfig, Config, ConfigError, ConsoleConfig, GoogleConfig, GoogleLimits, ImportConfig,
+    KeyOrigin, MicrosoftConfig, MicrosoftLimits, ScheduleConfig, WorkerConfig,
 };
 use crate::core::calendar::{AcademicYear, YearCalendar};
 use crate::core::domain::{Target, normalise_email};
@@ -22,15 +22,22 @@ use toml::Spanned;
 /// The whole configuration; sections are checked in the order of the file's documentation, and the
 /// first problem is reported.
 pub(super) fn config(raw: RawConfig, src: Source, base: &Path) -> Result<Config, ConfigError> {
+    let microsoft = raw.microsoft.map(|m| microsoft(m, src, base)).transpose()?;
+    let api = api(raw.api, src, base)?;
+    let console = raw
+        .console
+        .map(|c| console(c, microsoft.is_some(), &api.listen, src, base))
+        .transpose()?;
     Ok(Config {
         database_url: database_url(raw.database_url, src)?,
-        microsoft: raw.microsoft.map(|m| microsoft(m, src, base)).transpose()?,
+        microsoft,
         google: raw.google.map(|g| google(g, src, base)).transpose()?,
         worker: worker(raw.worker, src)?,
         import: import(raw.import, src)?,
-        api: api(raw.api, src, base)?,
+        api,
         schedule: schedule(raw.schedule, src)?,
         years: years(raw.years, src)?,
+        console,
     })
 }
 
@@ -282,6 +289,47 @@ fn api(a: RawApi, src: Source, base: &Path) -> Result<ApiConfig, ConfigError> {
     })
 }
 
+/// `[console]`: the sign-in app registration (people sign in at `[microsoft]`'s tenant, so that
+/// table is needed), where browsers reach `serve`, the operators, how long a session lasts.
+fn console(
+    raw: Spanned<RawConsole>,
+    has_microsoft: bool,
+    listen: &str,
+    src: Source,
+    base: &Path,
+) -> Result<ConsoleConfig, ConfigError> {
+    let t = Table::new(src, "console");
+    let table = raw.span();
+    if !has_microsoft {
+        return Err(Table::new(src, "").error(
+            "console",
+            table,
+            "people sign in with the school's Microsoft account: add [microsoft] (tenant_id, login_url) too",
+        ));
+    }
+    let c = raw.into_inner();
+    let client_secret = client_secret(&t, c.client_secret, c.client_secret_file, table, base)?;
+    let client_id = t.not_empty("client_id", c.client_id)?;
+    let public_url = t.url("public_url", c.public_url, &format!("http://{listen}"))?;
+    let mut operators = Vec::new();
+    for o in c.operators.map(Spanned::into_inner).unwrap_or_default() {
+        let address = o.get_ref();
+        if !address.contains('@') || address.trim().contains(char::is_whitespace) {
+            let reason = format!("`{address}` is not an email address");
+            return Err(t.error("operators", o.span(), reason));
+        }
+        operators.push(normalise_email(address));
+    }
+    let session_hours = t.at_least_one("session_hours", c.session_hours, 8)?;
+    Ok(ConsoleConfig {
+        client_id,
+        client_secret,
+        public_url,
+        operators,
+        session_hours,
+    })
+}
+
 fn schedule(s: RawSchedule, src: Source) -> Result<ScheduleConfig, ConfigError> {
     let t = Table::new(src, "schedule");
     let nightly_at = t.parsed("nightly_at", s.nightly_at, "01:30", |s| {
@@ -373,7 +421,7 @@ mod tests {
             // (the line that starts so, its replacement, key, part of the reason)
             ("database_url =", r#"database_url = "mysql://db""#, "database_url", "not supported"),
             ("tenant_id =", r#"tenant_id = " ""#, "microsoft.tenant_id", "must not be empty"),
-            ("client_id =", r#"client_id = """#, "microsoft.client_id", "must not be empty"),
+            (r#"client_id = "0000"#, r#"client_id = """#, "microsoft.client_id", "must not be empty"),
             ("login_url =", r#"login_url = "ftp://login""#, "microsoft.login_url", "must be an http(s) URL"),
             ("graph_url =", r#"graph_url = "graph""#, "microsoft.graph_url", "is not a URL"),
             ("operation_poll_seconds =", "operation_poll_seconds = 0", "microsoft.operation_poll_seconds", "positive"),
@@ -403,6 +451,10 @@ mod tests {
             ("stale_after_days =", "stale_after_days = 0", "import.stale_after_days", "at least 1"),
             ("listen =", r#"listen = "localhost""#, "api.listen", "not an address:port"),
             ("max_body_bytes =", "max_body_bytes = 1000", "api.max_body_bytes", "too small"),
+            (r#"client_id = "2222"#, r#"client_id = " ""#, "console.client_id", "must not be empty"),
+            ("public_url =", r#"public_url = "ftp://x""#, "console.public_url", "must be an http(s) URL"),
+            ("operators =", r#"operators = ["desk@hwbcymru.net", "nobody"]"#, "console.operators", "`nobody` is not an email address"),
+            ("session_hours =", "session_hours = 0", "console.session_hours", "at least 1"),
             ("nightly_at =", r#"nightly_at = "1:30pm""#, "schedule.nightly_at", "HH:MM"),
             (r#"name = "2026-27""#, r#"name = "2025-26""#, "years[1].name", "2025-26 is listed twice"),
             (r#"name = "2026-27""#, r#"name = "2026-28""#, "years[1].name", "must follow the first"),
