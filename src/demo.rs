@@ -262,8 +262,12 @@ fn show_remote(mocks: &MockServices, s: &Snapshot) {
     }
 }
 
-/// Runs the narrated year. Exit status 0 when every step behaved as the rules say.
-pub async fn run() -> anyhow::Result<u8> {
+/// The service desk's account in the demo's console.
+pub const DEMO_OPERATOR: &str = "servicedesk@hwbcymru.net";
+
+/// Runs the narrated year. Exit status 0 when every step behaved as the rules say. With
+/// `serve_at`, then keeps the console, API and mocks running there until Ctrl-C or SIGTERM.
+pub async fn run(serve_at: Option<&str>) -> anyhow::Result<u8> {
     let dir = tempfile::tempdir()?;
     let mocks = MockServices::start(quick_mock_options()).await?;
     let config = mock_config(&mocks, dir.path())?;
@@ -454,5 +458,87 @@ pub async fn run() -> anyhow::Result<u8> {
             "Some steps did not behave as expected (✗ above)."
         }
     );
+    if let Some(listen) = serve_at {
+        keep_serving(&mocks, dir.path(), &snap, listen).await?;
+    }
     Ok(if ok { 0 } else { 1 })
+}
+
+/// `demo --serve`: the year's store, served with the console (signing in at the mocks' identity
+/// provider), the API (fresh random tokens) and the worker, on the demo's last day.
+async fn keep_serving(
+    mocks: &MockServices,
+    dir: &Path,
+    snap: &Snapshot,
+    listen: &str,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen} (choose another with --listen)"))?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let ump = crate::console::session::random_token();
+    let operator = crate::console::session::random_token();
+    std::fs::write(dir.join("ump.token"), &ump)?;
+    std::fs::write(dir.join("operator.token"), &operator)?;
+    mocks.add_user(DEMO_OPERATOR);
+    let o = mocks.options();
+    let path = dir.join("class-sync.toml");
+    let mut text = std::fs::read_to_string(&path)?;
+    text.push_str(&format!(
+        r#"
+[api]
+listen = "{listen}"
+ump_token_file = "ump.token"
+operator_token_file = "operator.token"
+
+[console]
+client_id = "{client}"
+client_secret = "{secret}"
+public_url = "{base}"
+operators = ["{DEMO_OPERATOR}"]
+"#,
+        client = o.sign_in_client_id,
+        secret = o.sign_in_client_secret,
+    ));
+    std::fs::write(&path, text)?;
+    let config = Config::load(&path)?;
+    let tokens = config.api.read_tokens()?;
+    let app = App::new(config, date("2026-09-06")).await?;
+    let teachers: Vec<&str> = {
+        let mut t: Vec<&str> = snap
+            .groups
+            .iter()
+            .flat_map(|g| g.teachers.iter().map(String::as_str))
+            .collect();
+        t.sort();
+        t.dedup();
+        t
+    };
+    println!("\nThe console, the API and the mocks keep running (Ctrl-C stops them):");
+    println!("  console:  {base}/   (sign in with Microsoft, then pick an account)");
+    println!(
+        "  API:      {base}/v1/   (bearer tokens in {})",
+        dir.display()
+    );
+    println!("  accounts:");
+    for s in &snap.schools {
+        println!(
+            "    {:<34} Hwb administrator of {}",
+            s.admins.join(", "),
+            s.name
+        );
+    }
+    for t in teachers {
+        println!("    {t:<34} teacher");
+    }
+    println!("    {DEMO_OPERATOR:<34} operator (status, schools, audit, resync)");
+    crate::serve::run(
+        app,
+        tokens,
+        listener,
+        Arc::new(crate::work::scheduler::SystemClock),
+        crate::serve::shutdown_signal(),
+    )
+    .await?;
+    Ok(())
 }

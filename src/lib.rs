@@ -3,13 +3,14 @@
 //!
 //! Layers, each depending only on those listed before it: `core` (pure rules), `config`, `remote`
 //! (Microsoft and Google), `store` (durable state), `app` (the composition root), `work` (planner,
-//! jobs, worker, scheduler), `status` (the read side), then the front doors `api`, `cli`, `serve`
-//! and `demo`, and `observability` (logs and metrics) beside them.
+//! jobs, worker, scheduler), `status` (the read side), then the front doors `api`, `console`, `cli`,
+//! `serve` and `demo`, and `observability` (logs and metrics) beside them.
 
 pub mod api;
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod core;
 pub mod demo;
 pub mod observability;

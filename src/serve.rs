@@ -1,4 +1,4 @@
-//! `serve` as one process: the HTTP API, the worker, the nightly scheduler and the metrics counter,
+//! `serve` as one process: the HTTP API and the web console, the worker, the nightly scheduler and the metrics counter,
 //! started together and stopped together.
 //!
 //! Owns: their lifecycle. On shutdown the scheduler stops, the worker stops claiming, lets running
@@ -8,6 +8,7 @@
 use crate::api::{self, ApiState};
 use crate::app::App;
 use crate::config::ApiTokens;
+use crate::console::{self, ConsoleState};
 use crate::observability::Metrics;
 use crate::work::scheduler::{self, Clock};
 use crate::work::worker::{self, WorkReport, WorkerKind};
@@ -42,13 +43,15 @@ pub async fn run(
             let _ = rx.wait_for(|stop| *stop).await;
         }
     };
+    let counts = crate::status::CountsCache::new(STATUS_COUNTS_FRESH_FOR);
+    let console = ConsoleState::new(app.clone(), counts.clone())?.map(console::router);
     let state = ApiState {
         app: app.clone(),
         tokens: Arc::new(tokens),
         metrics,
-        counts: crate::status::CountsCache::new(STATUS_COUNTS_FRESH_FOR),
+        counts,
     };
-    let mut api = tokio::spawn(api::serve(state, listener, api_stop));
+    let mut api = tokio::spawn(api::serve(state, console, listener, api_stop));
 
     let early = tokio::select! {
         _ = shutdown => None,

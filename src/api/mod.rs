@@ -171,7 +171,7 @@ pub fn router(state: ApiState) -> Router {
 
 /// One log line per request: method, path (no query: it names people), status, duration. Never
 /// headers, which carry the bearer token.
-async fn log_request(req: Request, next: Next) -> Response {
+pub(crate) async fn log_request(req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let started = std::time::Instant::now();
@@ -186,9 +186,11 @@ async fn log_request(req: Request, next: Next) -> Response {
     response
 }
 
-/// Serves the API on `listener` until `shutdown` resolves, then finishes the requests in flight.
+/// Serves the API (and `beside` it, the web console) on `listener` until `shutdown` resolves, then
+/// finishes the requests in flight.
 pub async fn serve(
     state: ApiState,
+    beside: Option<Router>,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -200,7 +202,11 @@ pub async fn serve(
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
         }
     });
-    axum::serve(listener, router(state))
+    let routes = match beside {
+        Some(console) => router(state).merge(console),
+        None => router(state),
+    };
+    axum::serve(listener, routes)
         .with_graceful_shutdown(shutdown)
         .await
 }

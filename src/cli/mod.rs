@@ -103,7 +103,15 @@ pub enum Command {
     /// HTTP API, worker and nightly scheduler.
     Serve,
     /// The whole year on the built-in mocks and a temporary store, narrated.
-    Demo,
+    Demo {
+        /// Then keep the web console, the API and the mocks running (until Ctrl-C), and print the
+        /// URL and the accounts to sign in with.
+        #[arg(long)]
+        serve: bool,
+        /// Where `--serve` listens.
+        #[arg(long, default_value = "127.0.0.1:8080", requires = "serve")]
+        listen: String,
+    },
     /// Operations on the store itself.
     Store {
         #[command(subcommand)]
@@ -135,8 +143,8 @@ pub async fn run(cli: Cli) -> ExitCode {
 async fn run_inner(cli: Cli) -> anyhow::Result<u8> {
     let fixed_today = cli.today;
     let today = cli.today.unwrap_or_else(today_in_london);
-    if let Command::Demo = cli.command {
-        return crate::demo::run().await;
+    if let Command::Demo { serve, listen } = &cli.command {
+        return crate::demo::run(serve.then_some(listen.as_str())).await;
     }
     let config = match load_config(cli.config.as_ref()) {
         Ok(c) => c,
@@ -158,7 +166,7 @@ async fn run_inner(cli: Cli) -> anyhow::Result<u8> {
         Command::Store {
             command: StoreCommand::Copy { to },
         } => commands::store_copy(&config, &to).await,
-        Command::Demo => unreachable!("handled above"),
+        Command::Demo { .. } => unreachable!("handled above"),
         command => {
             let app = App::new(config, today).await?;
             match command {
@@ -190,7 +198,10 @@ async fn run_inner(cli: Cli) -> anyhow::Result<u8> {
                     Some(school) => commands::school_status(app, &school, json).await,
                     None => commands::status(app, group.as_deref(), json).await,
                 },
-                Command::Import { .. } | Command::Serve | Command::Demo | Command::Store { .. } => {
+                Command::Import { .. }
+                | Command::Serve
+                | Command::Demo { .. }
+                | Command::Store { .. } => {
                     unreachable!("handled above")
                 }
             }

@@ -385,3 +385,55 @@ async fn a_waiting_command_lets_a_live_worker_do_the_work() {
             .is_none()
     );
 }
+
+/// `demo --serve`: after the narrated year the console, API and mocks keep running; the printed URL
+/// answers with the sign-in page, the accounts are printed, and SIGTERM ends it cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_serve_keeps_the_console_running_and_prints_how_to_sign_in() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_class-sync"))
+        .args(["demo", "--serve", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn demo");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let mut lines = Vec::new();
+    let mut console = None;
+    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(120)) {
+        if let Some(url) = line.trim().strip_prefix("console:") {
+            console = url.split_whitespace().next().map(str::to_string);
+        }
+        let done = line.contains("operator (status");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    let console = console.unwrap_or_else(|| panic!("no console URL printed: {lines:#?}"));
+    let all = lines.join("\n");
+    assert!(
+        all.contains("Every step behaved as the rules say."),
+        "{all}"
+    );
+    assert!(all.contains("admin.primary@hwbcymru.net"), "{all}");
+    assert!(all.contains("jonesa12@hwbcymru.net"), "{all}");
+    assert!(all.contains("servicedesk@hwbcymru.net"), "{all}");
+    let page = reqwest::get(&console).await.expect("the console answers");
+    assert_eq!(page.status(), 200);
+    let body = page.text().await.expect("body");
+    assert!(body.contains("Sign in with Microsoft"), "{body}");
+    // SAFETY: signalling our own child process by its id.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().expect("demo ends");
+    assert!(status.success(), "{status:?}");
+}

@@ -2,6 +2,8 @@
 
 mod api;
 mod binary;
+mod browser;
+mod console;
 mod crash;
 mod exact_requests;
 mod faults;

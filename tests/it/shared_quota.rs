@@ -111,6 +111,7 @@ async fn eventually<F: AsyncFn() -> bool>(what: &str, check: F) {
 /// request inside a `Retry-After`, and both do their part of the work.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_on_one_database_share_the_tenant_quota() {
+    let _alone = crate::support::CPU_HEAVY_OR_TIMED.lock().await;
     let test = concat!(
         module_path!(),
         "::two_processes_on_one_database_share_the_tenant_quota"
@@ -167,6 +168,7 @@ async fn two_processes_on_one_database_share_the_tenant_quota() {
 /// for the same window; a bucket the 429 did not name stays open.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_in_one_process_closes_the_bucket_in_the_others() {
+    let _alone = crate::support::CPU_HEAVY_OR_TIMED.lock().await;
     let test = concat!(
         module_path!(),
         "::a_429_in_one_process_closes_the_bucket_in_the_others"
@@ -225,6 +227,7 @@ async fn a_429_in_one_process_closes_the_bucket_in_the_others() {
 /// archived.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_its_peers_cannot_see_holds_its_calls_then_starts_again() {
+    let _alone = crate::support::CPU_HEAVY_OR_TIMED.lock().await;
     use sqlx::{Connection, Executor};
     let test = concat!(
         module_path!(),

@@ -170,14 +170,38 @@ impl TestApp {
     /// `serve` in this process on `day`, on 127.0.0.1:0, with the scheduler's clock parked long
     /// before any nightly time (tests that want it drive the scheduler themselves).
     pub async fn serve_on(&mut self, day: &str) -> Served {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        self.serve_with(day, listener).await
+    }
+
+    /// `serve` with the web console on `day`: `[console]` signs people in at the mocks' identity
+    /// provider, with `operators`; every account named is known to the mocks.
+    pub async fn serve_console_on(&mut self, day: &str, operators: &[&str]) -> Served {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let o = self.mocks.options();
+        let path = self.config_path();
+        let text = std::fs::read_to_string(&path).expect("config text");
+        let text = format!(
+            "{text}\n[console]\nclient_id = \"{}\"\nclient_secret = \"{}\"\npublic_url = \"{base}\"\noperators = {operators:?}\n",
+            o.sign_in_client_id, o.sign_in_client_secret
+        );
+        std::fs::write(&path, text).expect("config file");
+        self.config = Config::load(&path).expect("config with [console]");
+        self.mocks.add_users(operators.iter().copied());
+        self.serve_with(day, listener).await
+    }
+
+    async fn serve_with(&mut self, day: &str, listener: tokio::net::TcpListener) -> Served {
         if self.config.api.ump_token_file.is_none() {
             self.enable_api("");
         }
         let app = self.on(day).await;
         let tokens = self.config.api.read_tokens().expect("tokens");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let clock = Arc::new(class_sync::work::scheduler::ManualClock::new(
             "2000-01-01T00:00:00Z".parse().expect("time"),
@@ -311,3 +335,8 @@ where
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+/// Tests that measure timing (shared quota shares, liveness windows) and the browser test (a whole
+/// Chromium) take this so they never share the two cores: a browser starting beside a liveness
+/// test can stall a heartbeat past its window.
+pub static CPU_HEAVY_OR_TIMED: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
