@@ -7,6 +7,7 @@
 
 mod error;
 mod groups;
+pub mod listen;
 mod operator;
 mod schools;
 
@@ -194,21 +195,11 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
-    // Answers go out as soon as they are written: a page of 100 groups spans several segments,
-    // and with Nagle's algorithm its last one waits for the client's (delayed) acknowledgement.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
     let routes = match beside {
         Some(console) => router(state).merge(console),
         None => router(state),
     };
-    axum::serve(listener, routes)
-        .with_graceful_shutdown(shutdown)
-        .await
+    listen::serve(listener, routes, shutdown).await
 }
 
 /// The OpenAPI document itself (no token needed).

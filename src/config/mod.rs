@@ -10,6 +10,7 @@
 //! in `SecretString` from the moment they are read so that no `Debug`, log line or error shows them.
 
 mod error;
+pub mod file_mode;
 mod raw;
 mod sections;
 mod table;

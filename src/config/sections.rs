@@ -121,6 +121,7 @@ fn client_secret(
                 let reason = format!("cannot read {}: {e}", f.display());
                 t.error("client_secret_file", span, reason)
             })?;
+            super::file_mode::warn_if_open(&f, "client_secret_file");
             Ok(SecretString::from(s.trim().to_string()))
         }
         (Some(s), Some(_)) => Err(t.error(

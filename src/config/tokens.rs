@@ -43,6 +43,7 @@ impl ApiConfig {
             })?;
             let text = std::fs::read_to_string(path)
                 .map_err(|e| err(key, line, format!("cannot read {}: {e}", path.display())))?;
+            super::file_mode::warn_if_open(path, key);
             let token = text.trim();
             if token.chars().count() < MIN_TOKEN_CHARS {
                 return Err(err(

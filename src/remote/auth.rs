@@ -211,6 +211,7 @@ impl ServiceAccountKey {
     pub fn load(path: &Path) -> Result<ServiceAccountKey, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        crate::config::file_mode::warn_if_open(path, "google.service_account_key_file");
         ServiceAccountKey::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
 

@@ -1070,3 +1070,53 @@ async fn serve_refuses_to_start_without_its_token_files() {
         "{err}"
     );
 }
+
+/// Slowloris: a client that sends its headers a line at a time, slower than `serve` allows, is
+/// disconnected once the header read timeout passes; a prompt client is answered meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_sending_headers_too_slowly_is_disconnected() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut app = TestApp::start_with(quick_mock_options()).await;
+    let s = app.serve_on("2025-10-01").await;
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let mut slow = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("first line");
+    let started = std::time::Instant::now();
+    let limit = class_sync::api::listen::HEADER_READ_TIMEOUT;
+    // One header line every second: never done, always "active".
+    let mut closed_after = None;
+    for i in 0..(limit.as_secs() * 3) {
+        let (status, _) = s.get("/healthz", None).await;
+        assert_eq!(status, 200, "others are served meanwhile");
+        let line = format!("X-Trickle-{i}: y\r\n");
+        if slow.write_all(line.as_bytes()).await.is_err() {
+            closed_after = Some(started.elapsed());
+            break;
+        }
+        let mut buf = [0u8; 512];
+        match tokio::time::timeout(Duration::from_secs(1), slow.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                closed_after = Some(started.elapsed());
+                break;
+            }
+            // hyper answers 408 before it closes.
+            Ok(Ok(n)) => {
+                let text = String::from_utf8_lossy(&buf[..n]).to_string();
+                assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+                closed_after = Some(started.elapsed());
+                break;
+            }
+            Err(_) => {}
+        }
+    }
+    let closed_after = closed_after.expect("the slow client was disconnected");
+    assert!(
+        closed_after >= limit - Duration::from_secs(1) && closed_after < limit * 2,
+        "disconnected after {closed_after:?} (limit {limit:?})"
+    );
+    s.stop().await;
+}

@@ -59,12 +59,17 @@ pub struct Page {
 
 impl Visitor {
     pub fn new(served: &Served) -> Visitor {
+        Visitor::at(&served.base)
+    }
+
+    /// A visitor of the console at `base` (`http://host:port`).
+    pub fn at(base: &str) -> Visitor {
         Visitor {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .expect("client"),
-            base: served.base.clone(),
+            base: base.to_string(),
             cookies: BTreeMap::new(),
             accept_language: "en-GB,en;q=0.9".into(),
         }
@@ -84,7 +89,7 @@ impl Visitor {
     }
 
     /// One request, no redirect followed; cookies kept.
-    async fn send(
+    pub async fn send(
         &mut self,
         method: reqwest::Method,
         url: &str,

@@ -12,6 +12,7 @@ mod oneroster;
 mod openapi;
 mod provisioning;
 mod quota;
+mod secrets;
 mod shared_quota;
 mod store;
 mod store_copy;
