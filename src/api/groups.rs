@@ -29,7 +29,7 @@ pub struct RestoreRequest {
     #[schema(value_type = Target, example = "teams")]
     pub target: String,
     /// The email of the person who pressed Restore; checked against our own data.
-    #[schema(example = "jonesa12@hwbcymru.net")]
+    #[schema(example = "jonesa12@hwbcymru.net", min_length = 1, pattern = r"\S")]
     pub requested_by: String,
 }
 
@@ -113,7 +113,7 @@ pub async fn restore(
 pub struct GroupFilter {
     /// The person looking: a school admin sees every group of the school, a teacher their own.
     #[serde(rename = "as")]
-    #[param(rename = "as")]
+    #[param(rename = "as", min_length = 1, pattern = r"\S")]
     pub viewer: String,
     pub school: Option<String>,
     /// `YYYY-YY`.
@@ -128,6 +128,7 @@ pub struct GroupFilter {
     #[param(value_type = Option<LinkState>)]
     pub state: Option<String>,
     /// Groups on this page (default 100, 1 to 1000).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// The `next` of the previous page: groups come in id order, after this one.
     pub after: Option<String>,

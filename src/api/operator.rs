@@ -87,7 +87,7 @@ pub async fn sync(
 #[derive(Deserialize, ToSchema)]
 pub struct ArchiveRequest {
     /// `YYYY-YY`, with a `[[years]]` entry.
-    #[schema(example = "2024-25")]
+    #[schema(example = "2025-26", pattern = r"^[0-9]{4}-[0-9]{2}$")]
     pub year: String,
     /// Only list, per school, what would be archived.
     #[serde(default)]
@@ -210,7 +210,8 @@ pub async fn job(
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct StatusQuery {
-    /// How many of the latest audit entries to include (default 20, at most 1000).
+    /// How many of the latest audit entries to include (default 20, 1 to 1000).
+    #[param(minimum = 1, maximum = 1000)]
     pub audit: Option<u32>,
 }
 
@@ -222,7 +223,7 @@ pub struct StatusQuery {
     params(StatusQuery),
     responses(
         (status = 200, description = "The `status --json` document", body = StatusDocument),
-        (status = 400, description = "`audit` is not a whole number", body = ErrorBody),
+        (status = 400, description = "`audit` is not a whole number from 1 to 1000", body = ErrorBody),
         (status = 401, description = "No or a wrong bearer token", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -232,7 +233,12 @@ pub async fn status(
     _caller: Caller,
     ApiQuery(q): ApiQuery<StatusQuery>,
 ) -> Result<Json<StatusDocument>, ApiError> {
-    let audit = q.audit.unwrap_or(20).clamp(1, 1000);
+    let audit = q.audit.unwrap_or(20);
+    if !(1..=1000).contains(&audit) {
+        return Err(ApiError::invalid(format!(
+            "audit: {audit} is out of range: from 1 to 1000"
+        )));
+    }
     let query = crate::work::worker::status_query(&s.app, audit);
     let counts = s.counts.get(&s.app.store).await?;
     Ok(Json(
@@ -244,6 +250,7 @@ pub async fn status(
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Entries on this page (default 100, 1 to 1000).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// The `next` of the previous page: entries older than this one.
     pub after: Option<i64>,

@@ -17,6 +17,7 @@ const MAX_LIMIT: u32 = 1000;
 #[into_params(parameter_in = Query)]
 pub struct SchoolsQuery {
     /// Schools on this page (default 100, 1 to 1000).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// The `next` of the previous page: schools come in id order, after this one.
     pub after: Option<String>,

@@ -75,12 +75,17 @@ pub struct School {
 /// A UMP class group: one school's class for one academic year.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Group {
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,100}$")]
     pub id: String,
+    #[schema(min_length = 1)]
     pub school: String,
+    #[schema(pattern = r"^[0-9]{4}-[0-9]{2}$")]
     pub academic_year: String,
+    #[schema(min_length = 1, pattern = r"\S")]
     pub name: String,
     pub year_group: Option<i64>,
     pub subject: Option<String>,
+    #[schema(min_items = 1)]
     pub targets: Vec<Target>,
     pub teachers: Vec<String>,
     pub learners: Vec<String>,

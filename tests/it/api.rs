@@ -1120,3 +1120,42 @@ async fn a_client_sending_headers_too_slowly_is_disconnected() {
     );
     s.stop().await;
 }
+
+/// Fifty presses of the same Restore at once, over HTTP: one job, one unarchive in Teams; every
+/// answer is the same job (202) or, once it is done, a conflict (409); none is a 5xx.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_presses_of_one_restore_make_one_job() {
+    let (mut app, snap) = archived_year(quick_mock_options()).await;
+    let g = snap.groups[0].id.clone();
+    let s = Arc::new(app.serve_on("2026-09-02").await);
+    app.mocks.clear_calls();
+    let presses = (0..50).map(|_| {
+        let s = s.clone();
+        let g = g.clone();
+        tokio::spawn(async move { s.restore_as(&g, "teams", "jonesa12@hwbcymru.net").await })
+    });
+    let mut jobs = std::collections::BTreeSet::new();
+    for press in presses {
+        let (status, body) = press.await.expect("press");
+        match status {
+            202 => {
+                jobs.insert(body["job"].as_i64().expect("job id"));
+            }
+            409 => assert_eq!(code(&body), "conflict", "{body}"),
+            other => panic!("a press answered {other}: {body}"),
+        }
+    }
+    assert_eq!(jobs.len(), 1, "one job for every accepted press: {jobs:?}");
+    let job = *jobs.iter().next().expect("a job");
+    let end = s.job_end(&json!(job)).await;
+    assert_eq!(end["state"], "done", "{end}");
+    let unarchives = app
+        .mocks
+        .calls()
+        .iter()
+        .filter(|c| c.method == "POST" && c.path.ends_with("/unarchive"))
+        .count();
+    assert_eq!(unarchives, 1, "the team was unarchived once");
+    assert!(!app.team(&g).is_archived);
+    Arc::try_unwrap(s).ok().expect("one owner").stop().await;
+}
