@@ -99,6 +99,36 @@ pub fn diff(desired: &Roster, current: &Roster) -> Vec<RosterStep> {
     steps
 }
 
+/// The part of a team's roster class-sync may touch: the people MIS names now (`desired`) and the
+/// people class-sync put there itself (`managed`), in the roles the team gives them. Anyone else
+/// (added by hand) is left out, so no step of [`diff`] ever names them.
+pub fn touchable<'a>(
+    desired: &Roster,
+    managed: &Roster,
+    remote: impl IntoIterator<Item = (Role, &'a str)>,
+) -> Roster {
+    let known = |e: &str| desired.role_of(e).is_some() || managed.role_of(e).is_some();
+    let (mut teachers, mut learners) = (Vec::new(), Vec::new());
+    for (role, email) in remote {
+        if known(email) {
+            match role {
+                Role::Teacher => teachers.push(email.to_string()),
+                Role::Learner => learners.push(email.to_string()),
+            }
+        }
+    }
+    Roster::new(teachers, learners)
+}
+
+/// Who class-sync manages once the steps of a [`diff`] towards `desired` were applied: the desired
+/// roster, less the accounts that do not exist yet (`missing`: never added, so not ours).
+pub fn managed_after(desired: &Roster, missing: &BTreeSet<String>) -> Roster {
+    Roster::new(
+        desired.teachers.difference(missing).cloned(),
+        desired.learners.difference(missing).cloned(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ use crate::core::calendar::{HeldBack, mis_work_allowed};
 use crate::core::domain::Target;
 use crate::core::job::JobKind;
 use crate::core::link::{IllegalMove, Link, LinkEvent, LinkState};
-use crate::core::roster::{Role, Roster, diff};
+use crate::core::roster::{diff, managed_after, touchable};
 use crate::remote::error::{ErrorKind, ProviderError};
 use crate::remote::providers::Creation;
 use crate::remote::providers::Provider;
@@ -203,34 +203,16 @@ async fn reconcile(env: &JobEnv<'_>, link: &mut Link) -> Result<JobOutcome, JobE
     }
     let desired = group.roster();
     // Only people MIS names now or class-sync added before are ever touched.
-    let known = |e: &String| desired.role_of(e).is_some() || link.managed.role_of(e).is_some();
-    let current = Roster::new(
-        remote
-            .members
-            .iter()
-            .filter(|m| m.role == Role::Teacher && known(&m.email))
-            .map(|m| m.email.clone()),
-        remote
-            .members
-            .iter()
-            .filter(|m| m.role == Role::Learner && known(&m.email))
-            .map(|m| m.email.clone()),
+    let current = touchable(
+        &desired,
+        &link.managed,
+        remote.members.iter().map(|m| (m.role, m.email.as_str())),
     );
     let steps = diff(&desired, &current);
     let applied = provider.apply(&remote_id, &steps, &remote).await?;
-    let missing: std::collections::BTreeSet<&String> = applied.missing_accounts.iter().collect();
-    link.managed = Roster::new(
-        desired
-            .teachers
-            .iter()
-            .filter(|e| !missing.contains(e))
-            .cloned(),
-        desired
-            .learners
-            .iter()
-            .filter(|e| !missing.contains(e))
-            .cloned(),
-    );
+    let missing: std::collections::BTreeSet<String> =
+        applied.missing_accounts.iter().cloned().collect();
+    link.managed = managed_after(&desired, &missing);
     link.missing_accounts = applied.missing_accounts;
     link.apply(LinkEvent::Synced)?;
     link.last_sync = Some(env.now_ms);
@@ -286,6 +268,7 @@ mod tests {
     use super::*;
     use crate::core::domain::{Group, School, Snapshot};
     use crate::core::job::{JobState, Lane};
+    use crate::core::roster::Role;
     use crate::core::roster::RosterStep::{Add, Remove};
     use crate::remote::providers::RemoteRoster;
     use crate::work::fake_provider::{Call, FakeProvider, Op, member};
