@@ -72,24 +72,29 @@ pub enum RosterStep {
 /// The steps that take `current` to `desired`, owners first:
 /// 1. learners who become teachers stop being learners (never leaves a team ownerless);
 /// 2. new teachers are added;
-/// 3. old teachers are removed, unless that would leave no teacher at all;
+/// 3. old teachers are removed, unless that would leave no teacher at all (MIS names none: then
+///    every teacher there stays, in their role);
 /// 4. new learners are added;
 /// 5. old learners are removed.
 pub fn diff(desired: &Roster, current: &Roster) -> Vec<RosterStep> {
     let mut steps = Vec::new();
+    let teachers_stay = desired.teachers.is_empty();
     for promoted in desired.teachers.intersection(&current.learners) {
         steps.push(RosterStep::Remove(Role::Learner, promoted.clone()));
     }
     for added in desired.teachers.difference(&current.teachers) {
         steps.push(RosterStep::Add(Role::Teacher, added.clone()));
     }
-    if !desired.teachers.is_empty() {
+    if !teachers_stay {
         for removed in current.teachers.difference(&desired.teachers) {
             steps.push(RosterStep::Remove(Role::Teacher, removed.clone()));
         }
     }
     for added in desired.learners.difference(&current.learners) {
-        steps.push(RosterStep::Add(Role::Learner, added.clone()));
+        // A teacher who stays is not also added as a learner: one role per member.
+        if !(teachers_stay && current.teachers.contains(added)) {
+            steps.push(RosterStep::Add(Role::Learner, added.clone()));
+        }
     }
     for removed in current.learners.difference(&desired.learners) {
         if !desired.teachers.contains(removed) {
@@ -182,6 +187,19 @@ mod tests {
     #[test]
     fn the_last_teacher_is_never_removed() {
         check(roster(&[], &["a"]), roster(&["old"], &["a"]), &[]);
+    }
+
+    /// Found by `properties::the_diff_reaches_a_fixed_point`: MIS names no teacher and lists the
+    /// teacher there as a learner. The teacher stays (never the last teacher), and was also asked
+    /// for as a learner, a role they cannot hold beside owner: a wasted call on every run, and a
+    /// diff that never came to nothing.
+    #[test]
+    fn a_teacher_who_stays_is_not_also_added_as_a_learner() {
+        check(
+            roster(&[], &["t", "a"]),
+            roster(&["t"], &[]),
+            &[Add(Role::Learner, "a".into())],
+        );
     }
 
     #[test]
