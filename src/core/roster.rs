@@ -125,11 +125,18 @@ pub fn touchable<'a>(
     Roster::new(teachers, learners)
 }
 
-/// Who class-sync manages once the steps of a [`diff`] towards `desired` were applied: the desired
-/// roster, less the accounts that do not exist yet (`missing`: never added, so not ours).
-pub fn managed_after(desired: &Roster, missing: &BTreeSet<String>) -> Roster {
+/// Who class-sync manages once the steps of `diff(desired, current)` were applied: the desired
+/// roster, less the accounts that do not exist yet (`missing`: never added, so not ours), and the
+/// teachers who stayed because MIS names none (a team is never left without an owner). They are
+/// still ours: the first run after MIS names a teacher again removes them.
+pub fn managed_after(desired: &Roster, current: &Roster, missing: &BTreeSet<String>) -> Roster {
+    let stayed = if desired.teachers.is_empty() {
+        current.teachers.clone()
+    } else {
+        BTreeSet::new()
+    };
     Roster::new(
-        desired.teachers.difference(missing).cloned(),
+        desired.teachers.difference(missing).chain(&stayed).cloned(),
         desired.learners.difference(missing).cloned(),
     )
 }
@@ -199,6 +206,32 @@ mod tests {
             roster(&[], &["t", "a"]),
             roster(&["t"], &[]),
             &[Add(Role::Learner, "a".into())],
+        );
+    }
+
+    /// Found by `properties::run_after_run_class_sync_remembers_whom_it_added`: a teacher who
+    /// stayed because MIS named no teacher was dropped from the managed roster, so once MIS named
+    /// a new teacher the old one was no longer class-sync's to remove, and stayed an owner for good.
+    #[test]
+    fn teachers_who_stay_for_want_of_another_stay_managed() {
+        let team = [(Role::Teacher, "t"), (Role::Learner, "a")];
+        let managed = roster(&["t"], &["a"]);
+
+        let no_teacher = roster(&[], &["a"]);
+        let current = touchable(&no_teacher, &managed, team);
+        assert_eq!(diff(&no_teacher, &current), []);
+        let managed = managed_after(&no_teacher, &current, &BTreeSet::new());
+        assert_eq!(managed, roster(&["t"], &["a"]), "t stayed, and is ours");
+
+        let new_teacher = roster(&["n"], &["a"]);
+        let current = touchable(&new_teacher, &managed, team);
+        check(
+            new_teacher,
+            current,
+            &[
+                Add(Role::Teacher, "n".into()),
+                Remove(Role::Teacher, "t".into()),
+            ],
         );
     }
 

@@ -212,7 +212,7 @@ async fn reconcile(env: &JobEnv<'_>, link: &mut Link) -> Result<JobOutcome, JobE
     let applied = provider.apply(&remote_id, &steps, &remote).await?;
     let missing: std::collections::BTreeSet<String> =
         applied.missing_accounts.iter().cloned().collect();
-    link.managed = managed_after(&desired, &missing);
+    link.managed = managed_after(&desired, &current, &missing);
     link.missing_accounts = applied.missing_accounts;
     link.apply(LinkEvent::Synced)?;
     link.last_sync = Some(env.now_ms);
