@@ -204,6 +204,9 @@ impl OwnerGuard {
 }
 
 #[cfg(test)]
+mod properties;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use RosterStep::*;
