@@ -164,6 +164,9 @@ pub fn mis_work_allowed(
 }
 
 #[cfg(test)]
+mod properties;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -202,6 +202,9 @@ impl FromStr for LinkState {
 }
 
 #[cfg(test)]
+mod properties;
+
+#[cfg(test)]
 mod tests {
     use super::LinkEvent as E;
     use super::LinkState::*;

@@ -3,7 +3,7 @@
 //! not — asked of Microsoft or Google.
 
 use crate::core::domain::{Group, Target};
-use crate::core::roster::{Role, RosterStep};
+use crate::core::roster::{OwnerGuard, Role, RosterStep};
 use crate::remote::error::{ErrorKind, ProviderError};
 use crate::remote::providers::{Applied, Created, Creation, Provider, RemoteMember, RemoteRoster};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -83,6 +83,11 @@ impl FakeProvider {
     /// `email` has no account yet: adding it is reported as a missing account.
     pub(crate) fn without_account(&self, email: &str) {
         self.remote().no_account.insert(email.to_string());
+    }
+
+    /// `email`'s account has been made: adding it works from now on.
+    pub(crate) fn account_created(&self, email: &str) {
+        self.remote().no_account.remove(email);
     }
 
     /// Every later `op` fails with an error of `kind` (the call is still recorded).
@@ -176,17 +181,27 @@ impl Provider for FakeProvider {
             .get_mut(remote_id)
             .ok_or_else(|| not_found(remote_id))?;
         let mut applied = Applied::default();
+        // As Graph: the last owner is kept when no new teacher could be added.
+        let owners = team.members.iter().filter(|m| m.role == Role::Teacher);
+        let mut guard = OwnerGuard::new(owners.count());
         for step in steps {
+            if !guard.admits(step) {
+                continue;
+            }
             match step {
                 RosterStep::Add(_, email) if no_account.contains(email) => {
                     applied.missing_accounts.push(email.clone());
                 }
-                RosterStep::Add(role, email) => team.members.push(member(email, *role)),
+                RosterStep::Add(role, email) => {
+                    team.members.push(member(email, *role));
+                    guard.added(*role);
+                }
                 RosterStep::Remove(role, email) => team
                     .members
                     .retain(|m| !(m.email == *email && m.role == *role)),
             }
         }
+        applied.kept = guard.kept();
         Ok(applied)
     }
 

@@ -10,13 +10,14 @@ use crate::core::calendar::{HeldBack, mis_work_allowed};
 use crate::core::domain::Target;
 use crate::core::job::JobKind;
 use crate::core::link::{IllegalMove, Link, LinkEvent, LinkState};
-use crate::core::roster::{Role, Roster, diff};
+use crate::core::roster::{diff, managed_after, touchable};
 use crate::remote::error::{ErrorKind, ProviderError};
 use crate::remote::providers::Creation;
 use crate::remote::providers::Provider;
 use crate::store::Store;
 use crate::store::{Job, StoreError};
 use chrono::NaiveDate;
+use std::collections::BTreeSet;
 
 /// Why a job did not complete.
 #[derive(Debug, thiserror::Error)]
@@ -203,34 +204,16 @@ async fn reconcile(env: &JobEnv<'_>, link: &mut Link) -> Result<JobOutcome, JobE
     }
     let desired = group.roster();
     // Only people MIS names now or class-sync added before are ever touched.
-    let known = |e: &String| desired.role_of(e).is_some() || link.managed.role_of(e).is_some();
-    let current = Roster::new(
-        remote
-            .members
-            .iter()
-            .filter(|m| m.role == Role::Teacher && known(&m.email))
-            .map(|m| m.email.clone()),
-        remote
-            .members
-            .iter()
-            .filter(|m| m.role == Role::Learner && known(&m.email))
-            .map(|m| m.email.clone()),
+    let current = touchable(
+        &desired,
+        &link.managed,
+        remote.members.iter().map(|m| (m.role, m.email.as_str())),
     );
     let steps = diff(&desired, &current);
     let applied = provider.apply(&remote_id, &steps, &remote).await?;
-    let missing: std::collections::BTreeSet<&String> = applied.missing_accounts.iter().collect();
-    link.managed = Roster::new(
-        desired
-            .teachers
-            .iter()
-            .filter(|e| !missing.contains(e))
-            .cloned(),
-        desired
-            .learners
-            .iter()
-            .filter(|e| !missing.contains(e))
-            .cloned(),
-    );
+    let missing: BTreeSet<String> = applied.missing_accounts.iter().cloned().collect();
+    let kept: BTreeSet<String> = applied.kept.into_iter().collect();
+    link.managed = managed_after(&desired, &current, &missing, &kept);
     link.missing_accounts = applied.missing_accounts;
     link.apply(LinkEvent::Synced)?;
     link.last_sync = Some(env.now_ms);
@@ -286,6 +269,7 @@ mod tests {
     use super::*;
     use crate::core::domain::{Group, School, Snapshot};
     use crate::core::job::{JobState, Lane};
+    use crate::core::roster::Role;
     use crate::core::roster::RosterStep::{Add, Remove};
     use crate::remote::providers::RemoteRoster;
     use crate::work::fake_provider::{Call, FakeProvider, Op, member};
@@ -715,6 +699,44 @@ mod tests {
         assert_eq!(link.state(), LinkState::Active);
         assert_eq!(link.missing_accounts, [BOB]);
         assert_eq!(link.managed, group(&[TEACHER], &[ANN]).roster());
+    }
+
+    /// A teacher swap whose new teacher has no account yet: the old owner stays (and stays ours,
+    /// `roster::OwnerGuard`), the rest of the roster follows MIS, and the first run after the
+    /// account appears finishes the swap.
+    #[tokio::test]
+    async fn a_teacher_swap_keeps_the_old_owner_until_the_new_one_is_there() {
+        const NEW: &str = "new.teacher@school.example";
+        let fx = Fixture::new().await;
+        let remote_id = fx.created().await.remote_id.unwrap();
+        let members = || -> Vec<(String, Role)> {
+            let team = fx.fake.team(&remote_id).unwrap();
+            team.members
+                .into_iter()
+                .map(|m| (m.email, m.role))
+                .collect()
+        };
+        fx.fake.without_account(NEW);
+        fx.store.put_group(&group(&[NEW], &[ANN])).await.unwrap();
+
+        let link = done(fx.run(JobKind::Reconcile).await);
+        assert_eq!(link.state(), LinkState::Active);
+        assert_eq!(
+            members(),
+            [(TEACHER.into(), Role::Teacher), (ANN.into(), Role::Learner)]
+        );
+        assert_eq!(link.missing_accounts, [NEW]);
+        assert_eq!(link.managed, group(&[TEACHER], &[ANN]).roster());
+        fx.save(&link).await;
+
+        fx.fake.account_created(NEW);
+        let link = done(fx.run(JobKind::Reconcile).await);
+        assert_eq!(
+            members(),
+            [(ANN.into(), Role::Learner), (NEW.into(), Role::Teacher)]
+        );
+        assert!(link.missing_accounts.is_empty());
+        assert_eq!(link.managed, group(&[NEW], &[ANN]).roster());
     }
 
     #[tokio::test]

@@ -344,3 +344,47 @@ async fn restore_of_an_active_link_is_a_conflict_and_unknown_is_not_found() {
         .await;
     assert!(matches!(out, Err(RestoreRefusal::NotFound(_))), "{out:?}");
 }
+
+/// A teacher swap whose new teacher has no account yet (found by the roster property
+/// `missing_accounts_never_cost_the_team_its_owner`). Graph refuses to remove a team's last owner,
+/// so the run failed and every other change of the roster waited with it; Classroom kept its owner
+/// but no longer counted them as class-sync's, so the swap never finished. Now the old teacher
+/// stays, the rest follows MIS, and the first run after the account appears finishes the swap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_teacher_swap_waits_for_the_new_teachers_account() {
+    let app = TestApp::start().await;
+    let mut snap = sample_snapshot();
+    for a in accounts(&snap) {
+        app.mocks.add_user(&a);
+    }
+    let (_, r) = app.import_on("2025-09-10", &snap).await;
+    assert!(r.failed.is_empty(), "{:?}", r.failed);
+
+    let id = snap.groups[0].id.clone();
+    let old = snap.groups[0].teachers.clone();
+    let new = "athro.newydd@hwbcymru.net".to_string();
+    snap.groups[0].teachers = vec![new.clone()];
+    snap.groups[0].learners.pop();
+    let (_, r) = app.import_on("2025-09-11", &snap).await;
+    assert!(r.failed.is_empty(), "{:?}", r.failed);
+    let (_, learners) = roster_of(&snap, 0);
+    let team = app.team(&id);
+    assert_eq!(team.owners, old, "the team keeps its owner");
+    assert_eq!(team.members, learners, "the rest of the roster follows MIS");
+    let course = app.course(&id);
+    assert_eq!(sorted(course.teachers.clone()), old);
+    assert_eq!(sorted(course.students.clone()), learners);
+    let on = app.on("2025-09-11").await;
+    for t in Target::ALL {
+        let link = on.store.link(&id, t).await.unwrap().unwrap();
+        assert_eq!(link.missing_accounts, vec![new.clone()], "{t:?}");
+    }
+
+    app.mocks.add_user(&new);
+    let (_, r) = app
+        .sync_groups_on("2025-09-12", std::slice::from_ref(&id))
+        .await;
+    assert!(r.failed.is_empty(), "{:?}", r.failed);
+    assert_remote_rosters(&app, &snap);
+    assert_eq!(app.course(&id).owner, new);
+}

@@ -211,6 +211,8 @@ impl Provider for ClassroomProvider {
         let mut added_teachers: Vec<String> = Vec::new();
         for step in steps {
             match step {
+                // An owner just kept is not asked for as a student too (one role per member).
+                RosterStep::Add(Role::Learner, email) if applied.kept.contains(email) => {}
                 RosterStep::Add(role, email) => {
                     let kind = if *role == Role::Teacher {
                         "teachers"
@@ -256,7 +258,11 @@ impl Provider for ClassroomProvider {
                                 })
                                 .map(|m| m.email.clone())
                         });
-                        let Some(heir) = heir else { continue };
+                        let Some(heir) = heir else {
+                            // No teacher to hand the course to yet: the owner stays, still ours.
+                            applied.kept.push(email.clone());
+                            continue;
+                        };
                         let path = format!("/courses/{}?updateMask=ownerId", seg(course));
                         self.send(Method::PATCH, &path, Some(json!({ "ownerId": heir })))
                             .await?;

@@ -57,6 +57,9 @@ pub enum Creation {
 pub struct Applied {
     /// Accounts that do not exist yet (404): recorded on the link and retried on later runs.
     pub missing_accounts: Vec<String>,
+    /// Old teachers not removed because no other owner was there (their successor's account does
+    /// not exist yet): still class-sync's, removed by a later run (`roster::OwnerGuard`).
+    pub kept: Vec<String>,
 }
 
 /// Create-or-find, roster, archive and restore for one target.

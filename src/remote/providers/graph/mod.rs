@@ -13,7 +13,7 @@ mod teams;
 use super::{Applied, Created, Creation, Provider, RemoteMember, RemoteRoster};
 use crate::config::MicrosoftConfig;
 use crate::core::domain::{Group, Target};
-use crate::core::roster::{Role, RosterStep};
+use crate::core::roster::{OwnerGuard, Role, RosterStep};
 use crate::remote::auth::TokenCache;
 use crate::remote::call::{Api, Call, Remote, Reply};
 use crate::remote::error::{ErrorKind, ProviderError};
@@ -222,6 +222,10 @@ impl Provider for GraphProvider {
     ) -> Result<Applied, ProviderError> {
         let mut applied = Applied::default();
         let mut learners: Vec<(String, String)> = Vec::new();
+        // Graph refuses to remove a team's last owner: when no new teacher could be added, the
+        // old one is kept rather than the whole run failing.
+        let owners = current.members.iter().filter(|m| m.role == Role::Teacher);
+        let mut guard = OwnerGuard::new(owners.count());
         for step in steps {
             // Learners are batched; anything else flushes the batch first so the order holds.
             if !matches!(step, RosterStep::Add(Role::Learner, _)) && !learners.is_empty() {
@@ -229,15 +233,22 @@ impl Provider for GraphProvider {
                     .await?;
             }
             match step {
+                RosterStep::Add(..) if !guard.admits(step) => {}
                 RosterStep::Add(role, email) => match self.user_id(email).await? {
                     None => applied.missing_accounts.push(email.clone()),
-                    Some(id) if *role == Role::Teacher => self.add_owner(team_id, &id).await?,
+                    Some(id) if *role == Role::Teacher => {
+                        self.add_owner(team_id, &id).await?;
+                        guard.added(Role::Teacher);
+                    }
                     Some(id) => learners.push((email.clone(), id)),
                 },
                 RosterStep::Remove(_, email) => {
                     let Some(member) = current.find(email) else {
                         continue;
                     };
+                    if !guard.admits(step) {
+                        continue;
+                    }
                     let url = self.url(&format!("/teams/{team_id}/members/{}", member.handle));
                     match self
                         .send(Call::new(
@@ -258,6 +269,7 @@ impl Provider for GraphProvider {
         if !learners.is_empty() {
             self.add_members(team_id, &learners, &mut applied).await?;
         }
+        applied.kept = guard.kept();
         Ok(applied)
     }
 
