@@ -475,6 +475,19 @@ async fn keep_serving(
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen} (choose another with --listen)"))?;
+    // SIGTERM is listened for before the URL is printed: whoever reads it may stop us at once.
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("listening for SIGTERM")?;
+    let shutdown = async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("Ctrl-C received"),
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    };
     let base = format!("http://{}", listener.local_addr()?);
     let ump = crate::console::session::random_token();
     let operator = crate::console::session::random_token();
@@ -537,7 +550,7 @@ operators = ["{DEMO_OPERATOR}"]
         tokens,
         listener,
         Arc::new(crate::work::scheduler::SystemClock),
-        crate::serve::shutdown_signal(),
+        shutdown,
     )
     .await?;
     Ok(())
