@@ -6,6 +6,7 @@
 #
 #   fuzz/run-all.sh            # 30 s each
 #   fuzz/run-all.sh 60         # 60 s each
+#   FUZZ_TARGET_DIR=/var/cache/class-sync-fuzz fuzz/run-all.sh 20   # the build kept there
 set -uo pipefail
 seconds=${1:-30}
 cd "$(dirname "$0")"
@@ -18,9 +19,14 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 
 # The build flags every run must repeat, or the targets are built again: no sanitizer (class-sync
-# has no unsafe code; its C dependencies are not instrumented either way, and a sanitizer halves
-# the speed) but debug assertions, so an arithmetic overflow is a crash.
+# has no unsafe code; its C dependencies are not instrumented either way, and a sanitizer slows
+# every run) but debug assertions, so an arithmetic overflow is a crash.
 flags=(--sanitizer none --debug-assertions)
+# FUZZ_TARGET_DIR: where that build goes (default fuzz/target). A folder kept across runs (CI's
+# clone is fresh each time) leaves only class-sync and the targets to build again.
+if [ -n "${FUZZ_TARGET_DIR:-}" ]; then
+  flags+=(--target-dir "$FUZZ_TARGET_DIR")
+fi
 # Each input at most 8 KiB (a zip of that size expands to a few MB at most); one input taking
 # more than 10 s, or the process more than 2 GiB, is a crash.
 libfuzzer=(-max_len=8192 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1)
