@@ -50,42 +50,27 @@ fuzz_target!(|data: &[u8]| {
 /// Every `client_secret` string value, at any depth.
 fn secrets(table: &toml::Table) -> Vec<String> {
     let mut found = Vec::new();
-    let mut stack: Vec<&toml::Value> = table.values().collect();
-    for (k, v) in table {
-        if k == "client_secret"
-            && let Some(s) = v.as_str()
-        {
-            found.push(s.to_string());
-        }
-    }
-    while let Some(v) = stack.pop() {
+    let mut stack: Vec<(&str, &toml::Value)> = table.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    while let Some((k, v)) = stack.pop() {
         match v {
-            toml::Value::Table(t) => {
-                for (k, v) in t {
-                    if k == "client_secret"
-                        && let Some(s) = v.as_str()
-                    {
-                        found.push(s.to_string());
-                    }
-                    stack.push(v);
-                }
-            }
-            toml::Value::Array(a) => stack.extend(a),
+            toml::Value::String(s) if k == "client_secret" => found.push(s.clone()),
+            toml::Value::Table(t) => stack.extend(t.iter().map(|(k, v)| (k.as_str(), v))),
+            toml::Value::Array(a) => stack.extend(a.iter().map(|v| (k, v))),
             _ => {}
         }
     }
     found
 }
 
-/// Whether a `…_file` key holds an absolute path.
+/// Whether a `…_file` key holds an absolute path (or a drive letter).
 fn names_an_absolute_file(table: &toml::Table) -> bool {
     let mut stack: Vec<(&str, &toml::Value)> = table.iter().map(|(k, v)| (k.as_str(), v)).collect();
     while let Some((k, v)) = stack.pop() {
         match v {
-            toml::Value::String(s) if k.ends_with("_file") => {
-                if s.starts_with(['/', '\\']) || s.contains(':') {
-                    return true;
-                }
+            toml::Value::String(s)
+                if k.ends_with("_file") && (s.starts_with(['/', '\\']) || s.contains(':')) =>
+            {
+                return true;
             }
             toml::Value::Table(t) => stack.extend(t.iter().map(|(k, v)| (k.as_str(), v))),
             toml::Value::Array(a) => stack.extend(a.iter().map(|v| (k, v))),
