@@ -66,6 +66,20 @@ impl Caller {
     }
 }
 
+/// The token of an `Authorization: Bearer TOKEN` value; "" when it is not a bearer credential.
+/// The scheme is case-insensitive (RFC 9110 §11.1). Public (hidden from the docs) for the fuzz
+/// targets.
+#[doc(hidden)]
+pub fn bearer_token(value: &header::HeaderValue) -> &str {
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .unwrap_or("")
+}
+
 /// Equal in constant time: how long the comparison takes says nothing about the token.
 fn same_token(presented: &str, expected: &secrecy::SecretString) -> bool {
     presented
@@ -83,14 +97,7 @@ impl FromRequestParts<ApiState> for Caller {
                 "send `Authorization: Bearer TOKEN` with the portal's or the operator's token",
             ));
         };
-        // The scheme is case-insensitive (RFC 9110 §11.1).
-        let presented = value
-            .to_str()
-            .ok()
-            .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim())
-            .unwrap_or("");
+        let presented = bearer_token(value);
         // Both comparisons always run, so timing does not say which token came close.
         let operator = same_token(presented, &state.tokens.operator);
         let portal = same_token(presented, &state.tokens.ump);

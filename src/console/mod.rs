@@ -22,6 +22,9 @@ use axum::routing::{get, post};
 use std::sync::Arc;
 
 pub use i18n::{Lang, Texts};
+/// Public (hidden from the docs) for the fuzz targets: where a `back` parameter may send a browser.
+#[doc(hidden)]
+pub use pages::local_path;
 
 /// What every console handler shares.
 #[derive(Clone)]

@@ -14,6 +14,10 @@ use std::time::{Duration, Instant};
 /// Refresh this long before the token's announced expiry.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(120);
 
+/// A token is never reused longer than this, whatever its answer announced: both services give an
+/// hour or so, and an absurd `expires_in` must not overflow the clock.
+const MAX_REUSE: Duration = Duration::from_secs(24 * 3600);
+
 /// The Graph scope for app-only calls: every consented application permission.
 pub const GRAPH_SCOPE: &str = "https://graph.microsoft.com/.default";
 
@@ -117,10 +121,9 @@ impl TokenCache {
             .generations
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             + 1;
-        let fresh_for = lifetime.saturating_sub(EXPIRY_MARGIN).max(lifetime / 2);
         *slot = Some(Cached {
             token: token.clone(),
-            fresh_until: Instant::now() + fresh_for,
+            fresh_until: fresh_until(Instant::now(), lifetime),
             generation,
         });
         Ok(Bearer { token, generation })
@@ -142,24 +145,39 @@ impl TokenCache {
     }
 }
 
+/// Until when a token fetched at `now` that lives `lifetime` is reused: `EXPIRY_MARGIN` before it
+/// expires (half its life when that is shorter), at most `MAX_REUSE`. Public (hidden from the docs)
+/// for the fuzz targets: the lifetime comes from the service's answer.
+#[doc(hidden)]
+pub fn fresh_until(now: Instant, lifetime: Duration) -> Instant {
+    let fresh_for = lifetime.saturating_sub(EXPIRY_MARGIN).max(lifetime / 2);
+    now + fresh_for.min(MAX_REUSE)
+}
+
+/// The token of Microsoft's answer and its lifetime (`expires_in`, else just under the hour it
+/// documents). Public (hidden from the docs) for the fuzz targets.
+#[doc(hidden)]
+pub fn microsoft_token(t: &oauth2::basic::BasicTokenResponse) -> (SecretString, Duration) {
+    use oauth2::TokenResponse;
+    let lifetime = t.expires_in().unwrap_or(Duration::from_secs(3599));
+    (
+        SecretString::from(t.access_token().secret().to_string()),
+        lifetime,
+    )
+}
+
 async fn fetch_microsoft(
     client: &MsClient,
     http: &oauth2_reqwest::ReqwestClient,
 ) -> Result<(SecretString, Duration), ProviderError> {
-    use oauth2::{RequestTokenError, Scope, TokenResponse};
+    use oauth2::{RequestTokenError, Scope};
     let result = client
         .exchange_client_credentials()
         .add_scope(Scope::new(GRAPH_SCOPE.to_string()))
         .request_async(http)
         .await;
     match result {
-        Ok(t) => {
-            let lifetime = t.expires_in().unwrap_or(Duration::from_secs(3599));
-            Ok((
-                SecretString::from(t.access_token().secret().to_string()),
-                lifetime,
-            ))
-        }
+        Ok(t) => Ok(microsoft_token(&t)),
         Err(RequestTokenError::ServerResponse(r)) => {
             let code = r.error().to_string();
             let kind = match code.as_str() {
@@ -299,8 +317,19 @@ async fn fetch_google(
     let body = resp.bytes().await.map_err(|e| {
         ProviderError::transient(format!("Google token endpoint: {}", e.without_url()))
     })?;
+    google_token_answer(status, &body, subject)
+}
+
+/// Google's token endpoint's answer: the token and its lifetime, or the refusal as an error that
+/// classifies. Public (hidden from the docs) for the fuzz targets.
+#[doc(hidden)]
+pub fn google_token_answer(
+    status: u16,
+    body: &[u8],
+    subject: &str,
+) -> Result<(SecretString, Duration), ProviderError> {
     if (200..300).contains(&status) {
-        let t: GoogleTokenReply = serde_json::from_slice(&body).map_err(|_| {
+        let t: GoogleTokenReply = serde_json::from_slice(body).map_err(|_| {
             ProviderError::transient("Google token endpoint answered something that is not a token")
         })?;
         return Ok((
@@ -308,7 +337,7 @@ async fn fetch_google(
             Duration::from_secs(t.expires_in.unwrap_or(3600)),
         ));
     }
-    let (code, description) = match serde_json::from_slice::<GoogleTokenError>(&body) {
+    let (code, description) = match serde_json::from_slice::<GoogleTokenError>(body) {
         Ok(e) => (e.error, e.error_description.unwrap_or_default()),
         Err(_) => (format!("http_{status}"), String::new()),
     };
@@ -325,4 +354,58 @@ async fn fetch_google(
     );
     e.status = Some(status);
     Err(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_absurd_lifetime_is_capped_not_an_overflow() {
+        // Found writing the `provider_responses` fuzz target (fuzz/): a token answer with
+        // `"expires_in": 18446744073709551615` overflowed `Instant + Duration`, a panic in the
+        // job that asked for the token.
+        let body = br#"{"access_token":"t","expires_in":18446744073709551615}"#;
+        let (_, lifetime) = google_token_answer(200, body, "admin@school").unwrap();
+        let now = Instant::now();
+        assert_eq!(fresh_until(now, lifetime), now + MAX_REUSE);
+        let t: oauth2::basic::BasicTokenResponse = serde_json::from_slice(
+            br#"{"access_token":"t","token_type":"Bearer","expires_in":18446744073709551615}"#,
+        )
+        .unwrap();
+        let (_, lifetime) = microsoft_token(&t);
+        assert_eq!(fresh_until(now, lifetime), now + MAX_REUSE);
+    }
+
+    #[test]
+    fn tokens_are_reused_until_shortly_before_they_expire() {
+        let now = Instant::now();
+        let hour = Duration::from_secs(3600);
+        assert_eq!(fresh_until(now, hour), now + hour - EXPIRY_MARGIN);
+        // A short-lived token is reused for half its life, not until after it expired.
+        let short = Duration::from_secs(60);
+        assert_eq!(fresh_until(now, short), now + short / 2);
+        assert_eq!(fresh_until(now, Duration::ZERO), now);
+    }
+
+    #[test]
+    fn google_refusals_classify() {
+        let e = google_token_answer(
+            400,
+            br#"{"error":"invalid_grant","error_description":"x"}"#,
+            "a@b",
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.kind, e.code.as_str(), e.status),
+            (ErrorKind::Forbidden, "invalid_grant", Some(400))
+        );
+        let e = google_token_answer(503, b"<html>", "a@b").unwrap_err();
+        assert_eq!(
+            (e.kind, e.code.as_str()),
+            (ErrorKind::Transient, "http_503")
+        );
+        let e = google_token_answer(200, b"{}", "a@b").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Transient);
+    }
 }

@@ -168,9 +168,18 @@ pub fn state_word(link: &Link) -> &'static str {
 }
 
 /// `back` if it is a path on this console (never another site: no scheme, no `//`), else `/groups`.
+/// A control character refuses it too: browsers drop tabs and newlines from a URL before reading it
+/// (WHATWG URL), so `/<TAB>/evil.example` would be `//evil.example`, another site.
 pub fn local_path(back: Option<&str>) -> String {
     match back {
-        Some(b) if b.starts_with('/') && !b.starts_with("//") && !b.contains('\\') => b.to_string(),
+        Some(b)
+            if b.starts_with('/')
+                && !b.starts_with("//")
+                && !b.contains('\\')
+                && !b.contains(char::is_control) =>
+        {
+            b.to_string()
+        }
         _ => "/groups".to_string(),
     }
 }
@@ -186,5 +195,21 @@ mod tests {
         assert_eq!(local_path(Some("https://evil.example/")), "/groups");
         assert_eq!(local_path(Some("/\\evil.example")), "/groups");
         assert_eq!(local_path(None), "/groups");
+    }
+
+    #[test]
+    fn a_path_with_a_tab_or_a_newline_is_not_followed() {
+        // Found by the `console_inputs` fuzz target (fuzz/): a browser reading `Location:
+        // /<TAB>/evil.example` drops the tab and goes to //evil.example (an open redirect through
+        // `/lang/cy?back=/%09/evil.example`); a CR or LF cannot be sent in `Location` at all.
+        for back in [
+            "/\t/evil.example",
+            "/\r/evil.example",
+            "/\n/evil.example",
+            "/groups\u{85}",
+        ] {
+            assert_eq!(local_path(Some(back)), "/groups", "{back:?}");
+        }
+        assert_eq!(local_path(Some("/groups/a b?x=%09")), "/groups/a b?x=%09");
     }
 }

@@ -109,6 +109,14 @@ pub fn parse_group(
     checker.finish(text, group)
 }
 
+/// The line the value at `pointer` starts on in `text`, or its nearest ancestor's: how problems are
+/// located. Public (hidden from the docs) for the fuzz targets: the scanner must never panic, whatever
+/// the text.
+#[doc(hidden)]
+pub fn line_of(text: &str, pointer: &str) -> Option<usize> {
+    lines::LineIndex::build(text).line_of(pointer)
+}
+
 /// Windows tools like to start UTF-8 files with a byte-order mark; JSON does not allow one, but it
 /// carries no meaning, so it is skipped rather than refused. It is not a line break, so lines stay right.
 fn without_bom(text: &str) -> &str {

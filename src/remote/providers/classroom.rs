@@ -90,11 +90,9 @@ impl ClassroomProvider {
                 path.push_str(&format!("&pageToken={}", seg(t)));
             }
             let reply = self.send(Method::GET, &path, None).await?;
-            out.extend(reply.body[kind].as_array().into_iter().flatten().cloned());
-            token = reply.body["nextPageToken"]
-                .as_str()
-                .filter(|t| !t.is_empty())
-                .map(str::to_string);
+            let (items, next) = page(&reply.body, kind);
+            out.extend(items.iter().cloned());
+            token = next;
             if token.is_none() {
                 return Ok(out);
             }
@@ -174,18 +172,8 @@ impl Provider for ClassroomProvider {
         let archived = info["courseState"].as_str() == Some("ARCHIVED");
         let mut members = Vec::new();
         for (kind, role) in [("teachers", Role::Teacher), ("students", Role::Learner)] {
-            for m in self.list(course, kind).await? {
-                let (Some(user), Some(email)) =
-                    (m["userId"].as_str(), m["profile"]["emailAddress"].as_str())
-                else {
-                    continue;
-                };
-                members.push(RemoteMember {
-                    email: normalise_email(email),
-                    role,
-                    handle: user.to_string(),
-                });
-            }
+            let listed = self.list(course, kind).await?;
+            members.extend(listed.iter().filter_map(|m| member(m, role)));
         }
         Ok(RemoteRoster {
             members,
@@ -297,6 +285,31 @@ impl Provider for ClassroomProvider {
     async fn unarchive(&self, course: &str) -> Result<(), ProviderError> {
         self.set_state(course, "ACTIVE").await
     }
+}
+
+/// One page of a course's `teachers` or `students` (`kind`): its items and the next page's token
+/// (a blank token ends the list). Public (hidden from the docs) for the fuzz targets.
+#[doc(hidden)]
+pub fn page<'a>(body: &'a Value, kind: &str) -> (&'a [Value], Option<String>) {
+    let items = body[kind].as_array().map_or(&[][..], Vec::as_slice);
+    let token = body["nextPageToken"]
+        .as_str()
+        .filter(|t| !t.is_empty())
+        .map(str::to_string);
+    (items, token)
+}
+
+/// A teacher or student as Classroom lists them: user id and profile email (normalised); None
+/// without either. Public (hidden from the docs) for the fuzz targets.
+#[doc(hidden)]
+pub fn member(m: &Value, role: Role) -> Option<RemoteMember> {
+    let user = m["userId"].as_str()?;
+    let email = m["profile"]["emailAddress"].as_str()?;
+    Some(RemoteMember {
+        email: normalise_email(email),
+        role,
+        handle: user.to_string(),
+    })
 }
 
 fn removes(steps: &[RosterStep], email: &str) -> bool {

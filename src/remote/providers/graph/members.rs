@@ -64,34 +64,40 @@ impl GraphProvider {
             .json(json!({ "values": values }));
             let reply = self.send(call).await?;
             if reply.status == 207 {
-                for result in reply.body["value"].as_array().into_iter().flatten() {
-                    let Some(err) = result.get("error").filter(|e| !e.is_null()) else {
-                        continue;
-                    };
-                    let uid = result["userId"].as_str().unwrap_or("");
-                    let email = chunk
-                        .iter()
-                        .find(|(_, id)| id == uid)
-                        .map(|(e, _)| e.clone())
-                        .unwrap_or_else(|| uid.to_string());
-                    match err["code"].as_str().unwrap_or("") {
-                        "NotFound" | "Request_ResourceNotFound" => {
-                            applied.missing_accounts.push(email)
-                        }
-                        code => {
-                            return Err(ProviderError::new(
-                                ErrorKind::from_status(400),
-                                code,
-                                format!(
-                                    "adding {email}: {}",
-                                    err["message"].as_str().unwrap_or("")
-                                ),
-                            ));
-                        }
-                    }
-                }
+                members_add_results(&reply.body, chunk, &mut applied.missing_accounts)?;
             }
         }
         Ok(())
     }
+}
+
+/// The per-user results of a `members/add` answered 207, for the `(email, user id)` pairs of the
+/// call: an account that does not exist is put in `missing`; any other failure is the error.
+pub fn members_add_results(
+    body: &Value,
+    chunk: &[(String, String)],
+    missing: &mut Vec<String>,
+) -> Result<(), ProviderError> {
+    for result in body["value"].as_array().into_iter().flatten() {
+        let Some(err) = result.get("error").filter(|e| !e.is_null()) else {
+            continue;
+        };
+        let uid = result["userId"].as_str().unwrap_or("");
+        let email = chunk
+            .iter()
+            .find(|(_, id)| id == uid)
+            .map(|(e, _)| e.clone())
+            .unwrap_or_else(|| uid.to_string());
+        match err["code"].as_str().unwrap_or("") {
+            "NotFound" | "Request_ResourceNotFound" => missing.push(email),
+            code => {
+                return Err(ProviderError::new(
+                    ErrorKind::from_status(400),
+                    code,
+                    format!("adding {email}: {}", err["message"].as_str().unwrap_or("")),
+                ));
+            }
+        }
+    }
+    Ok(())
 }

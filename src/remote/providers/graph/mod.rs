@@ -10,6 +10,13 @@ mod classes;
 mod members;
 mod teams;
 
+// What the answers' bodies mean, as pure functions: public (hidden from the docs) for the fuzz
+// targets, which feed them malformed and hostile answers.
+#[doc(hidden)]
+pub use members::members_add_results;
+#[doc(hidden)]
+pub use teams::{Operation, operation};
+
 use super::{Applied, Created, Creation, Provider, RemoteMember, RemoteRoster};
 use crate::config::MicrosoftConfig;
 use crate::core::domain::{Group, Target};
@@ -104,10 +111,9 @@ impl GraphProvider {
             let reply = self
                 .send(Call::new(Api::Graph, Method::GET, url, buckets.clone()))
                 .await?;
-            if let Some(items) = reply.body["value"].as_array() {
-                out.extend(items.iter().cloned());
-            }
-            next = reply.body["@odata.nextLink"].as_str().map(str::to_string);
+            let (items, link) = page(&reply.body);
+            out.extend(items.iter().cloned());
+            next = link;
         }
         Ok(out)
     }
@@ -190,22 +196,7 @@ impl Provider for GraphProvider {
             .await?;
         let members = members
             .iter()
-            .filter_map(|m| {
-                let user_id = m["userId"].as_str()?;
-                let email = self.email_of(user_id).or_else(|| {
-                    m["email"]
-                        .as_str()
-                        .map(crate::core::domain::normalise_email)
-                })?;
-                let owner = m["roles"]
-                    .as_array()
-                    .is_some_and(|r| r.iter().any(|x| x == "owner"));
-                Some(RemoteMember {
-                    email,
-                    role: if owner { Role::Teacher } else { Role::Learner },
-                    handle: m["id"].as_str()?.to_string(),
-                })
-            })
+            .filter_map(|m| member(m, |user_id| self.email_of(user_id)))
             .collect();
         Ok(RemoteRoster {
             members,
@@ -280,6 +271,35 @@ impl Provider for GraphProvider {
     async fn unarchive(&self, team_id: &str) -> Result<(), ProviderError> {
         self.set_archived(team_id, false).await
     }
+}
+
+/// One page of a Graph collection: its items (`value`) and the next page's link
+/// (`@odata.nextLink`), if any. Public (hidden from the docs) for the fuzz targets.
+#[doc(hidden)]
+pub fn page(body: &Value) -> (&[Value], Option<String>) {
+    let items = body["value"].as_array().map_or(&[][..], Vec::as_slice);
+    (items, body["@odata.nextLink"].as_str().map(str::to_string))
+}
+
+/// A team member as `GET /teams/{id}/members` lists it: the email we looked its user id up by
+/// (`email_of`), else the one Graph gives; an owner is a teacher. None without a user id, an email
+/// or a membership id. Public (hidden from the docs) for the fuzz targets.
+#[doc(hidden)]
+pub fn member(m: &Value, email_of: impl FnOnce(&str) -> Option<String>) -> Option<RemoteMember> {
+    let user_id = m["userId"].as_str()?;
+    let email = email_of(user_id).or_else(|| {
+        m["email"]
+            .as_str()
+            .map(crate::core::domain::normalise_email)
+    })?;
+    let owner = m["roles"]
+        .as_array()
+        .is_some_and(|r| r.iter().any(|x| x == "owner"));
+    Some(RemoteMember {
+        email,
+        role: if owner { Role::Teacher } else { Role::Learner },
+        handle: m["id"].as_str()?.to_string(),
+    })
 }
 
 /// `mailNickname` from the group id alone (CONTRACT §7): `ump-` + the id, shortened with a stable

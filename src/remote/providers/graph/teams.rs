@@ -85,29 +85,17 @@ impl GraphProvider {
                     Self::team_read(team_id),
                 ))
                 .await?;
-            match reply.body["status"].as_str().unwrap_or("") {
-                "succeeded" => return Ok(OperationEnd::Succeeded),
-                "failed" => {
-                    let err = &reply.body["error"];
-                    return Ok(OperationEnd::Failed(ProviderError::new(
-                        ErrorKind::Transient,
-                        "operationFailed",
-                        format!(
-                            "{} operation failed: {} {}",
-                            reply.body["operationType"].as_str().unwrap_or("team"),
-                            err["code"].as_str().unwrap_or(""),
-                            err["message"].as_str().unwrap_or("")
-                        ),
-                    )));
-                }
-                _ if started.elapsed() > self.operation_timeout => {
+            match operation(&reply.body) {
+                Operation::Succeeded => return Ok(OperationEnd::Succeeded),
+                Operation::Failed(e) => return Ok(OperationEnd::Failed(e)),
+                Operation::Running if started.elapsed() > self.operation_timeout => {
                     return Err(ProviderError::new(
                         ErrorKind::Transient,
                         "operationTimeout",
                         "the team operation did not finish in time",
                     ));
                 }
-                _ => {}
+                Operation::Running => {}
             }
         }
     }
@@ -172,6 +160,37 @@ impl GraphProvider {
                 OperationEnd::Failed(e) => return Err(e),
             }
         }
+    }
+}
+
+/// Where a teamsAsyncOperation stands, as its body says.
+#[derive(Debug)]
+pub enum Operation {
+    Succeeded,
+    /// `failed`, with the operation's own error (a transient one: the docs say to start again).
+    Failed(ProviderError),
+    /// Not started, in progress, or a status this version does not know: poll again.
+    Running,
+}
+
+/// Reads a teamsAsyncOperation's body (`status`, `operationType`, `error`).
+pub fn operation(body: &Value) -> Operation {
+    match body["status"].as_str().unwrap_or("") {
+        "succeeded" => Operation::Succeeded,
+        "failed" => {
+            let err = &body["error"];
+            Operation::Failed(ProviderError::new(
+                ErrorKind::Transient,
+                "operationFailed",
+                format!(
+                    "{} operation failed: {} {}",
+                    body["operationType"].as_str().unwrap_or("team"),
+                    err["code"].as_str().unwrap_or(""),
+                    err["message"].as_str().unwrap_or("")
+                ),
+            ))
+        }
+        _ => Operation::Running,
     }
 }
 
