@@ -30,11 +30,21 @@ pub fn quick_mock_options() -> MockOptions {
     }
 }
 
+/// Writes a secret file readable by its owner only (as `config::file_mode` expects of one).
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(contents.as_bytes())
+}
+
 /// A configuration for `mocks`, with the key file written into `dir`. Poll and retry times are
 /// shortened so a year runs in seconds; everything else is as an operator would write it.
 pub fn mock_config(mocks: &MockServices, dir: &Path) -> anyhow::Result<Config> {
     let key = dir.join("sa.json");
-    std::fs::write(&key, mocks.service_account_key_json()).context("writing the mock key file")?;
+    write_private(&key, &mocks.service_account_key_json()).context("writing the mock key file")?;
     let o = mocks.options();
     let text = format!(
         r#"
@@ -491,8 +501,8 @@ async fn keep_serving(
     let base = format!("http://{}", listener.local_addr()?);
     let ump = crate::console::session::random_token();
     let operator = crate::console::session::random_token();
-    std::fs::write(dir.join("ump.token"), &ump)?;
-    std::fs::write(dir.join("operator.token"), &operator)?;
+    write_private(&dir.join("ump.token"), &ump)?;
+    write_private(&dir.join("operator.token"), &operator)?;
     mocks.add_user(DEMO_OPERATOR);
     let o = mocks.options();
     let path = dir.join("class-sync.toml");

@@ -132,11 +132,57 @@ impl SetSource {
                 Ok(Some(read(&mut file)))
             }
             SetSource::Zip(archive) => match archive.by_name(name) {
-                Ok(mut entry) => Ok(Some(read(&mut entry))),
+                Ok(entry) => {
+                    let mut bounded = Bounded::new(entry.compressed_size(), entry);
+                    Ok(Some(read(&mut bounded)))
+                }
                 Err(zip::result::ZipError::FileNotFound) => Ok(None),
                 Err(e) => Err(io::Error::other(e)),
             },
         }
+    }
+}
+
+/// A zip entry may expand to this many times its compressed size. CSV compresses about 5–10 to 1;
+/// a zip bomb (a gigabyte of one repeated byte in a megabyte) about 1,000 to 1.
+const MAX_EXPANSION: u64 = 100;
+/// Below this many bytes an entry is never judged by its expansion.
+const EXPANSION_FLOOR: u64 = 64 << 20;
+
+/// An entry's bytes, refused with an I/O error (reported as a problem of that file, nothing
+/// stored) once they pass `MAX_EXPANSION` times what the archive holds of them.
+struct Bounded<R> {
+    inner: R,
+    read: u64,
+    limit: u64,
+}
+
+impl<R> Bounded<R> {
+    fn new(compressed: u64, inner: R) -> Bounded<R> {
+        Bounded {
+            inner,
+            read: 0,
+            limit: compressed
+                .saturating_mul(MAX_EXPANSION)
+                .max(EXPANSION_FLOOR),
+        }
+    }
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if self.read > self.limit {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "the zip entry expands past {} MiB, more than {MAX_EXPANSION} times its compressed size: refused as a zip bomb",
+                    self.limit >> 20
+                ),
+            ));
+        }
+        Ok(n)
     }
 }
 
@@ -156,6 +202,26 @@ fn unsafe_path(name: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_entry_that_expands_too_far_is_refused() {
+        // 100 bytes held, 64 MiB allowed (the floor): a 70 MiB stream of one byte stops at 64.
+        let mut bomb = Bounded::new(100, io::repeat(b'\n').take(70 << 20));
+        let err = io::copy(&mut bomb, &mut io::sink()).expect_err("refused");
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(err.to_string().contains("zip bomb"), "{err}");
+        assert!(
+            bomb.read <= (64 << 20) + (64 << 10),
+            "stopped at the limit: {}",
+            bomb.read
+        );
+        // Ten times smaller than its limit (1 MiB held, 100 MiB allowed): read whole.
+        let mut fine = Bounded::new(1 << 20, io::repeat(b'x').take(80 << 20));
+        assert_eq!(
+            io::copy(&mut fine, &mut io::sink()).expect("read"),
+            80 << 20
+        );
+    }
 
     #[test]
     fn unsafe_names() {

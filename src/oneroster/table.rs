@@ -287,8 +287,10 @@ pub(super) struct LfLines<R> {
     offset: u64,
     /// Whether the last byte handed out was `\n` (or none was yet): a `\n` now is a blank line.
     at_line_start: bool,
-    /// Offsets of the blank lines' `\n` not yet passed by the rows read.
-    blanks: std::collections::VecDeque<u64>,
+    /// The blank lines not yet passed by the rows read, as runs: (offset of the first one's `\n`,
+    /// how many follow it, one byte each). Runs, not offsets: a file of a billion blank lines
+    /// holds one entry, not eight gigabytes.
+    blanks: std::collections::VecDeque<(u64, u64)>,
 }
 
 impl<R: Read> LfLines<R> {
@@ -304,20 +306,31 @@ impl<R: Read> LfLines<R> {
     /// How many blank lines start at byte `at` (where the csv reader says a row starts); forgets
     /// those before it.
     fn blank_lines_at(&mut self, at: u64) -> u64 {
-        while self.blanks.front().is_some_and(|b| *b < at) {
-            self.blanks.pop_front();
+        while let Some((start, count)) = self.blanks.front_mut() {
+            if *start + *count <= at {
+                self.blanks.pop_front();
+            } else {
+                if *start < at {
+                    // The run began before `at`: what lies before is passed.
+                    *count -= at - *start;
+                    *start = at;
+                }
+                break;
+            }
         }
-        let mut n = 0;
-        while self.blanks.get(n as usize) == Some(&(at + n)) {
-            n += 1;
+        match self.blanks.front() {
+            Some((start, count)) if *start == at => *count,
+            _ => 0,
         }
-        n
     }
 
     fn emit(&mut self, b: u8) {
         if b == b'\n' {
             if self.at_line_start {
-                self.blanks.push_back(self.offset);
+                match self.blanks.back_mut() {
+                    Some((start, count)) if *start + *count == self.offset => *count += 1,
+                    _ => self.blanks.push_back((self.offset, 1)),
+                }
             }
             self.at_line_start = true;
         } else {
@@ -757,6 +770,31 @@ mod tests {
             self.0 = &self.0[n..];
             Ok(n)
         }
+    }
+
+    #[test]
+    fn runs_of_blank_lines_keep_rows_on_their_lines_in_constant_memory() {
+        let blank = 200_000;
+        let text = format!(
+            "sourcedId,status,dateLastModified,title,grades\n\n\na,,,A,\n{}b,,,B,\n\r\n\nc,,,C,\n",
+            "\n".repeat(blank)
+        );
+        let (rows, problems) = read(&text, Mode::Bulk);
+        assert_eq!(shown_problems(&problems), Vec::<String>::new());
+        let lines: Vec<u64> = rows.iter().map(|r| r.0).collect();
+        assert_eq!(lines, vec![4, 5 + blank as u64, 8 + blank as u64]);
+        // Read through: a whole run of blank lines is one entry.
+        let mut lf = LfLines::new("h\n\n\n\n\nx\n\n".as_bytes());
+        std::io::copy(&mut lf, &mut std::io::sink()).expect("read");
+        assert_eq!(lf.blanks.len(), 2, "{:?}", lf.blanks);
+        assert_eq!(lf.blank_lines_at(2), 4);
+        assert_eq!(
+            lf.blank_lines_at(4),
+            2,
+            "a run entered halfway counts from there"
+        );
+        assert_eq!(lf.blank_lines_at(8), 1);
+        assert_eq!(lf.blank_lines_at(9), 0);
     }
 
     #[test]
