@@ -189,7 +189,7 @@ impl Visitor {
     }
 }
 
-/// The words of the table row of `group` on View Groups, or None when it is not listed.
+/// Whether View Groups lists `group` (a table row of its own).
 fn listed(page: &Page, group: &str) -> bool {
     page.body.contains(&format!("data-group=\"{group}\""))
 }

@@ -4,7 +4,7 @@
 //! operator: every group), and a group's page is checked with `restore_policy::decide`. Restore
 //! goes through `planner::restore`: the same rule, the same audit, the signed-in person as actor.
 
-use super::{Ctx, local_path, state_word};
+use super::{Ctx, here, local_path, state_word};
 use crate::console::ConsoleState;
 use crate::console::session;
 use crate::core::domain::{School, Target, normalise_email};
@@ -34,12 +34,6 @@ pub struct Filters {
 
 fn given(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|v| !v.is_empty())
-}
-
-fn here(uri: &OriginalUri) -> String {
-    uri.0
-        .path_and_query()
-        .map_or_else(|| "/".to_string(), |p| p.as_str().to_string())
 }
 
 fn target_label(ctx: &Ctx, target: Target) -> String {

@@ -1,6 +1,6 @@
 //! The front page, the sign-in round trip, sign-out and the language switch.
 
-use super::{Ctx, audit_entry, local_path};
+use super::{Ctx, audit_entry, here, local_path};
 use crate::app::App;
 use crate::console::ConsoleState;
 use crate::console::session::{
@@ -19,12 +19,6 @@ use serde::Deserialize;
 #[derive(Deserialize)]
 pub struct Back {
     back: Option<String>,
-}
-
-fn here(uri: &OriginalUri) -> String {
-    uri.0
-        .path_and_query()
-        .map_or_else(|| "/".to_string(), |p| p.as_str().to_string())
 }
 
 /// `/`: signed out, the "Sign in with Microsoft" button; signed in, View Groups.
@@ -102,11 +96,9 @@ pub struct Callback {
 /// id_token checked; then a session starts. Every outcome is audited.
 pub async fn callback(
     State(state): State<ConsoleState>,
-    uri: OriginalUri,
     headers: HeaderMap,
     Query(q): Query<Callback>,
 ) -> Response {
-    let _ = uri;
     let ctx = match Ctx::read(&state, &headers, "/".to_string()).await {
         Ok(c) => c,
         Err(r) => return r,
@@ -258,7 +250,6 @@ pub async fn switch_language(
     response
 }
 
-/// Cookies are `Secure` when browsers reach the console over https.
 fn secure(state: &ConsoleState) -> bool {
-    state.console().config.public_url.starts_with("https://")
+    super::secure_cookies(state.console())
 }

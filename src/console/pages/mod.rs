@@ -167,6 +167,18 @@ pub fn state_word(link: &Link) -> &'static str {
     }
 }
 
+/// The path and query a request asked for: where the language switch and sign-in come back to.
+pub fn here(uri: &axum::extract::OriginalUri) -> String {
+    uri.0
+        .path_and_query()
+        .map_or_else(|| "/".to_string(), |p| p.as_str().to_string())
+}
+
+/// Cookies are `Secure` when browsers reach the console over https.
+pub fn secure_cookies(console: &Console) -> bool {
+    console.config.public_url.starts_with("https://")
+}
+
 /// `back` if it is a path on this console (never another site: no scheme, no `//`), else `/groups`.
 /// A control character refuses it too: browsers drop tabs and newlines from a URL before reading it
 /// (WHATWG URL), so `/<TAB>/evil.example` would be `//evil.example`, another site.

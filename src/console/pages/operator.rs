@@ -2,7 +2,7 @@
 //! archive's dry run per school, the audit log with filters, and the resync buttons. Everyone else
 //! gets 403.
 
-use super::{Ctx, audit_entry};
+use super::{Ctx, audit_entry, here};
 use crate::console::ConsoleState;
 use crate::console::session;
 use crate::core::link::LinkState;
@@ -22,12 +22,6 @@ const FAILURES_SHOWN: u32 = 50;
 const AUDIT_PAGE: u32 = 100;
 /// Schools on one page of the schools list.
 const SCHOOLS_PAGE: usize = 100;
-
-fn here(uri: &OriginalUri) -> String {
-    uri.0
-        .path_and_query()
-        .map_or_else(|| "/".to_string(), |p| p.as_str().to_string())
-}
 
 /// `GET /status`: links by year and state, the queue by lane, live workers, the last nightly runs,
 /// the failed links with the service's code and message.
