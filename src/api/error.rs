@@ -123,8 +123,8 @@ impl ApiError {
                 })
                 .collect(),
             ..ApiError::invalid(format!(
-                "{} problem(s); nothing was stored: {}",
-                problems.len(),
+                "{}; nothing was stored: {}",
+                crate::core::snapshot::problem_count(problems.len()),
                 summary.join("; ")
             ))
         }

@@ -8,7 +8,7 @@ use crate::app::{App, Today};
 use crate::config::Config;
 use crate::core::domain::Target;
 use crate::core::job::JobState;
-use crate::core::snapshot::{ValidationContext, parse_snapshot};
+use crate::core::snapshot::{ValidationContext, parse_snapshot, problem_count};
 use crate::oneroster::{self, Format, Held, Roster, SetMode};
 use crate::work::planner::{self, ArchiveRefusal, ImportSource, RestoreRefusal};
 use crate::work::worker;
@@ -291,7 +291,10 @@ pub async fn import(
             for p in &problems {
                 eprintln!("{}", p.render(&file));
             }
-            eprintln!("{file}: {} problem(s); nothing was stored", problems.len());
+            eprintln!(
+                "{file}: {}; nothing was stored",
+                problem_count(problems.len())
+            );
             return Ok(exit::INVALID);
         }
     };
@@ -351,7 +354,10 @@ async fn import_oneroster(
             for p in &problems {
                 eprintln!("{}", p.render(&file));
             }
-            eprintln!("{file}: {} problem(s); nothing was stored", problems.len());
+            eprintln!(
+                "{file}: {}; nothing was stored",
+                problem_count(problems.len())
+            );
             return Ok(exit::INVALID);
         }
     };

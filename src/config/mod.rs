@@ -27,8 +27,9 @@ use raw::RawConfig;
 use secrecy::SecretString;
 use std::path::{Path, PathBuf};
 
-/// The whole configuration, validated.
-#[derive(Debug, Clone)]
+/// The whole configuration, validated. Its `Debug` shows `database_url` [`redacted`]: a panic or
+/// log line that prints a config never shows the database's password.
+#[derive(Clone)]
 pub struct Config {
     pub database_url: String,
     pub microsoft: Option<MicrosoftConfig>,
@@ -40,6 +41,48 @@ pub struct Config {
     pub years: Vec<YearCalendar>,
     /// The web console; None: `serve` serves the API alone.
     pub console: Option<ConsoleConfig>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &redacted(&self.database_url))
+            .field("microsoft", &self.microsoft)
+            .field("google", &self.google)
+            .field("worker", &self.worker)
+            .field("import", &self.import)
+            .field("api", &self.api)
+            .field("schedule", &self.schedule)
+            .field("years", &self.years)
+            .field("console", &self.console)
+            .finish()
+    }
+}
+
+/// `url` fit for messages and logs: its password (in the user part or a `password=` parameter)
+/// replaced by `***`. Text that is not a URL is not repeated at all: it might be all secret.
+pub fn redacted(url: &str) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return "(a database_url that is not a URL)".into();
+    };
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("***"));
+    }
+    if parsed.query_pairs().any(|(k, _)| k == "password") {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if k == "password" {
+                    "***".into()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
 }
 
 /// `[console]`: sign-in with the school's Microsoft account (OpenID Connect at `[microsoft]`'s
@@ -328,5 +371,18 @@ mod tests {
         let m = c.microsoft.clone().unwrap();
         assert_eq!(m.client_secret.expose_secret(), "hunter2-very-secret");
         assert!(!format!("{c:?}").contains("hunter2"));
+        // What a panic or an `{:?}` in a log would print: nothing of the database's password.
+        let c = parse(
+            "database_url = \"postgres://sync:pg-pass-w0rd@db:5432/sync?password=pg-pass-w0rd\"\n",
+        )
+        .unwrap();
+        assert!(c.database_url.contains("pg-pass-w0rd"));
+        for shown in [format!("{c:?}"), format!("{c:#?}")] {
+            assert!(!shown.contains("pg-pass-w0rd"), "{shown}");
+            assert!(
+                shown.contains("postgres://sync:***@db:5432/sync"),
+                "{shown}"
+            );
+        }
     }
 }

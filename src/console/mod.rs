@@ -39,7 +39,16 @@ pub(crate) struct Console {
     pub texts: Texts,
     /// The status counts, shared with the API's `/v1/status`.
     pub counts: crate::status::CountsCache,
+    /// Sign-ins this host starts, at most [`SIGN_INS_PER_SECOND`]: each writes a row anyone can
+    /// ask for without signing in, so a flood must not fill the store.
+    pub sign_in_limit: governor::DefaultDirectRateLimiter,
 }
+
+/// Sign-ins started per second per host, and the burst above it. Far above a school morning
+/// (24,000 teachers in an hour is under 7 a second); at this rate the rows in flight (ten minutes
+/// each) stay under 30,000 per host.
+pub const SIGN_INS_PER_SECOND: u32 = 50;
+const SIGN_IN_BURST: u32 = 200;
 
 impl ConsoleState {
     /// The console of `app`'s `[console]`; None when the config has none.
@@ -62,6 +71,10 @@ impl ConsoleState {
                 sign_in,
                 texts,
                 counts,
+                sign_in_limit: governor::RateLimiter::direct(
+                    governor::Quota::per_second(nonzero(SIGN_INS_PER_SECOND))
+                        .allow_burst(nonzero(SIGN_IN_BURST)),
+                ),
             }),
         }))
     }
@@ -69,6 +82,10 @@ impl ConsoleState {
     pub(crate) fn console(&self) -> &Console {
         &self.inner
     }
+}
+
+fn nonzero(n: u32) -> std::num::NonZeroU32 {
+    std::num::NonZeroU32::new(n).unwrap_or(std::num::NonZeroU32::MIN)
 }
 
 /// The console's routes (CONTRACT §9).

@@ -2,6 +2,7 @@
 //! `FILE:LINE: column: reason`), and the collector every reader reports to.
 
 use crate::core::snapshot::values::shown;
+use crate::core::snapshot::{MAX_PROBLEMS_LISTED, unlisted_message};
 use std::fmt;
 
 /// The files of a set in the order they are read and their problems are listed.
@@ -59,6 +60,8 @@ impl fmt::Display for Problem {
 #[derive(Default)]
 pub(super) struct Problems {
     list: Vec<Problem>,
+    /// Problems past [`MAX_PROBLEMS_LISTED`]: counted, not kept.
+    unlisted: u64,
 }
 
 impl Problems {
@@ -69,6 +72,10 @@ impl Problems {
         column: &str,
         message: impl Into<String>,
     ) {
+        if self.list.len() >= MAX_PROBLEMS_LISTED {
+            self.unlisted += 1;
+            return;
+        }
         let message: String = message.into();
         // Messages quote input; a control character in them could garble a terminal or a log line.
         let message = if message.chars().any(char::is_control) {
@@ -98,6 +105,14 @@ impl Problems {
         // Stable: problems on one line keep the order they were found in.
         self.list
             .sort_by_key(|p| (!p.file.is_empty(), rank(&p.file), p.line.unwrap_or(0)));
+        if self.unlisted > 0 {
+            self.list.push(Problem {
+                file: String::new(),
+                line: None,
+                column: "-".into(),
+                message: unlisted_message(self.unlisted),
+            });
+        }
         self.list
     }
 }
@@ -144,5 +159,22 @@ mod tests {
             .map(|p| p.message.clone())
             .collect();
         assert_eq!(order, vec!["d", "a", "c", "b"]);
+    }
+
+    #[test]
+    fn past_the_cap_problems_are_counted_in_one_last_line() {
+        let mut problems = Problems::default();
+        for line in 2..(MAX_PROBLEMS_LISTED as u64 + 12) {
+            problems.report("users.csv", Some(line), "email", "bad");
+        }
+        let list = problems.into_sorted();
+        assert_eq!(list.len(), MAX_PROBLEMS_LISTED + 1);
+        assert_eq!(list[0].line, Some(2));
+        assert_eq!(
+            list.last().unwrap().render("set.zip"),
+            format!(
+                "set.zip: -: and 10 more problem(s), not listed: the first {MAX_PROBLEMS_LISTED} are above"
+            )
+        );
     }
 }

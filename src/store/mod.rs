@@ -305,31 +305,7 @@ pub fn is_postgres(database_url: &str) -> bool {
     database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")
 }
 
-/// `url` fit for messages and logs: its password (in the user part or a `password=` parameter)
-/// replaced by `***`. Text that is not a URL is not repeated at all: it might be all secret.
-pub fn redacted(url: &str) -> String {
-    let Ok(mut parsed) = url::Url::parse(url) else {
-        return "(a database_url that is not a URL)".into();
-    };
-    if parsed.password().is_some() {
-        let _ = parsed.set_password(Some("***"));
-    }
-    if parsed.query_pairs().any(|(k, _)| k == "password") {
-        let pairs: Vec<(String, String)> = parsed
-            .query_pairs()
-            .map(|(k, v)| {
-                let v = if k == "password" {
-                    "***".into()
-                } else {
-                    v.into_owned()
-                };
-                (k.into_owned(), v)
-            })
-            .collect();
-        parsed.query_pairs_mut().clear().extend_pairs(pairs);
-    }
-    parsed.to_string()
-}
+pub use crate::config::redacted;
 
 #[cfg(test)]
 mod tests {

@@ -586,3 +586,45 @@ async fn a_tampered_id_token_or_a_replayed_sign_in_opens_no_session() {
     assert!(again.body.contains("Sign in with Microsoft"), "signed out");
     served.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_sign_ins_is_held_to_the_per_host_rate_and_sign_in_still_works_after() {
+    let (_app, _snap, served) = archived_year_with_console().await;
+    // Each sign-in started writes a row, and anyone can ask for one: a flood is refused past the
+    // rate (50 a second after a burst of 200), with Retry-After, before it reaches the store.
+    let flood = Visitor::new(&served);
+    let url = format!("{}/auth/sign-in", served.base);
+    let started = std::time::Instant::now();
+    let (mut accepted, mut refused) = (0u32, None);
+    for _ in 0..2_000 {
+        let resp = flood.http.get(&url).send().await.expect("request");
+        match resp.status().as_u16() {
+            303 | 302 | 307 => accepted += 1,
+            429 => {
+                let retry = resp.headers().get("retry-after").cloned();
+                refused = Some((retry, resp.text().await.unwrap_or_default()));
+                break;
+            }
+            other => panic!("sign-in answered {other}"),
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let (retry_after, body) = refused.expect("the flood is refused at some point");
+    assert_eq!(
+        retry_after.as_ref().and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    assert!(body.contains("Many people are signing in"), "{body}");
+    let allowed = 200.0 + 50.0 * elapsed + 1.0;
+    assert!(
+        f64::from(accepted) <= allowed && accepted >= 200,
+        "{accepted} sign-ins started in {elapsed:.2} s (at most {allowed:.0})"
+    );
+    // A second later the rate has room again: a person signs in as usual.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let mut v = Visitor::new(&served);
+    let page = v.sign_in(PRIMARY_ADMIN).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(v.cookie("class_sync_session").is_some());
+    served.stop().await;
+}

@@ -204,6 +204,57 @@ async fn an_invalid_set_lists_every_problem_at_its_line_and_stores_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_set_of_endless_mistakes_lists_the_first_ten_thousand_and_stores_nothing() {
+    let app = app_with_accounts().await;
+    // The bulk set with 12,000 enrollments of a user nobody knows.
+    let set = app.dir.path().join("hostile");
+    std::fs::create_dir(&set).unwrap();
+    for entry in std::fs::read_dir(fixture("bulk")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), set.join(entry.file_name())).unwrap();
+    }
+    let mut enrollments = std::fs::OpenOptions::new()
+        .append(true)
+        .open(set.join("enrollments.csv"))
+        .unwrap();
+    for i in 0..12_000 {
+        writeln!(enrollments, "x{i},,,7A-Ma1,6614002,ghost{i},student,,,").unwrap();
+    }
+    drop(enrollments);
+    let out = app.bin(DAY, &["import", set.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        lines.len(),
+        10_000 + 2,
+        "{}",
+        &stderr[..2000.min(stderr.len())]
+    );
+    let s = set.display().to_string();
+    assert!(
+        lines[0].starts_with(&format!("{s}/enrollments.csv:")),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[0].contains("userSourcedId: user `ghost0` is not in users.csv"),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(
+        lines[10_000],
+        format!("{s}: -: and 2000 more problem(s), not listed: the first 10000 are above")
+    );
+    assert_eq!(
+        lines[10_001],
+        format!("{s}: more than 10000 problems; nothing was stored")
+    );
+    let status = app.bin(DAY, &["status", "7A-Ma1", "--json"]);
+    assert_eq!(status.status.code(), Some(5), "nothing stored");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_zip_with_unsafe_paths_is_refused_naming_each_entry() {
     let app = TestApp::start().await;
     let zip = app.dir.path().join("set.zip");

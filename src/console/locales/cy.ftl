@@ -28,6 +28,7 @@ error-conflict-title = Dim i'w wneud
 notice-title = Wedi'i wneud
 back-to-groups = Yn ôl i Gweld Grwpiau
 error-store = Ni all class-sync ddarllen ei ddata ar hyn o bryd. Rhowch gynnig arall arni mewn munud.
+error-busy = Mae llawer o bobl yn mewngofnodi ar hyn o bryd. Rhowch gynnig arall arni mewn munud.
 error-csrf = Ni ddaeth y ffurflen hon o dudalen yn y sesiwn hon, felly ni newidiwyd dim. Ewch yn ôl, ail-lwythwch y dudalen a rhowch gynnig arall arni.
 error-operators-only = Dim ond gweithredwyr all agor y dudalen hon.
 error-no-group = Nid oes grŵp o'r fath.

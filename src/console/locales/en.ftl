@@ -28,6 +28,7 @@ error-conflict-title = Nothing to do
 notice-title = Done
 back-to-groups = Back to View Groups
 error-store = class-sync cannot read its data just now. Try again in a moment.
+error-busy = Many people are signing in just now. Try again in a moment.
 error-csrf = This form did not come from a page of this session, so nothing was changed. Go back, reload the page and try again.
 error-operators-only = Only operators may open this page.
 error-no-group = There is no such group.

@@ -11,7 +11,7 @@ use crate::console::sign_in::SIGN_IN_LIFETIME;
 use crate::store::{ConsoleSession, PendingSignIn};
 use axum::Form;
 use axum::extract::{OriginalUri, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 use serde::Deserialize;
@@ -57,6 +57,14 @@ pub async fn sign_in(
         Err(r) => return r,
     };
     let console = state.console();
+    if console.sign_in_limit.check().is_err() {
+        tracing::warn!("console: sign-in refused, more than the per-host rate");
+        let mut response = ctx.error_page(StatusCode::TOO_MANY_REQUESTS, "error-busy");
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return response;
+    }
     let started = console.sign_in.start();
     let now = App::now_ms();
     let pending = PendingSignIn {

@@ -3,7 +3,7 @@
 //! are problems, and the shape checks (object, array, required field) every rule starts from.
 
 use super::lines::LineIndex;
-use super::{Problem, child};
+use super::{MAX_PROBLEMS_LISTED, Problem, child, unlisted_message};
 use serde_json::{Map, Value};
 
 /// Collects problems while walking the value. Every check returns `None` exactly when it has
@@ -11,11 +11,18 @@ use serde_json::{Map, Value};
 #[derive(Default)]
 pub(super) struct Checker {
     problems: Vec<Problem>,
+    /// Problems past [`MAX_PROBLEMS_LISTED`]: counted, not kept (a hostile file's millions of
+    /// problems must not cost memory in proportion).
+    unlisted: u64,
 }
 
 impl Checker {
     /// Records a problem at `pointer`; its line is looked up in [`Checker::finish`], if it comes to that.
     pub(super) fn report(&mut self, pointer: impl Into<String>, message: impl Into<String>) {
+        if self.problems.len() >= MAX_PROBLEMS_LISTED {
+            self.unlisted += 1;
+            return;
+        }
         let message: String = message.into();
         // Messages quote input; a control character in them could garble a terminal or a log line.
         let message = if message.chars().any(char::is_control) {
@@ -45,6 +52,13 @@ impl Checker {
                 }
                 // Stable: problems on one line keep the order they were found in.
                 self.problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
+                if self.unlisted > 0 {
+                    self.problems.push(Problem {
+                        pointer: String::new(),
+                        line: None,
+                        message: unlisted_message(self.unlisted),
+                    });
+                }
                 Err(self.problems)
             }
         }

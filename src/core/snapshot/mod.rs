@@ -30,6 +30,26 @@ use rules::Schools;
 use serde_json::Value;
 use std::fmt;
 
+/// How many problems a refused file lists at most; past it they are counted in one last problem
+/// ([`unlisted_message`]). Far above any real file's mistakes, it bounds what a hostile or broken
+/// file of millions of bad rows costs in memory and on a terminal. Shared with the OneRoster reader.
+pub const MAX_PROBLEMS_LISTED: usize = 10_000;
+
+/// The last problem of a list cut at [`MAX_PROBLEMS_LISTED`].
+pub fn unlisted_message(unlisted: u64) -> String {
+    format!("and {unlisted} more problem(s), not listed: the first {MAX_PROBLEMS_LISTED} are above")
+}
+
+/// "N problem(s)" for a refused file's closing line, given how many problems were listed: a list
+/// cut at [`MAX_PROBLEMS_LISTED`] (its last entry the count of the rest) says "more than".
+pub fn problem_count(listed: usize) -> String {
+    if listed > MAX_PROBLEMS_LISTED {
+        format!("more than {MAX_PROBLEMS_LISTED} problems")
+    } else {
+        format!("{listed} problem(s)")
+    }
+}
+
 /// What validation needs from the configuration.
 #[derive(Clone, Copy, Debug)]
 pub struct ValidationContext<'a> {
@@ -82,8 +102,8 @@ impl fmt::Display for Problem {
     }
 }
 
-/// Parse and validate a whole snapshot. Every problem is reported (not only the first), sorted by
-/// line; nothing partial is returned.
+/// Parse and validate a whole snapshot. Every problem is reported (not only the first; past
+/// [`MAX_PROBLEMS_LISTED`], counted), sorted by line; nothing partial is returned.
 pub fn parse_snapshot(text: &str, ctx: &ValidationContext) -> Result<Snapshot, Vec<Problem>> {
     let text = without_bom(text);
     let root = parse_json(text, "an object with `schools` and `groups`")?;
@@ -377,5 +397,26 @@ mod tests {
         };
         assert_eq!(root.render("snap.json"), "snap.json: /: empty");
         assert_eq!(problem.to_string(), "line 12: /groups/3/teachers/0: bad");
+    }
+
+    #[test]
+    fn a_file_of_endless_mistakes_lists_the_first_ones_and_counts_the_rest() {
+        // One bad learner address per line: 12,345 problems in all.
+        let bad = MAX_PROBLEMS_LISTED + 2_345;
+        let learners: Vec<String> = (0..bad)
+            .map(|i| format!("\"not-an-address-{i}\""))
+            .collect();
+        let text = with_group_field("learners", &format!("[\n{}\n]", learners.join(",\n")));
+        let problems = parse_snapshot(&text, &ctx(&years())).unwrap_err();
+        assert_eq!(problems.len(), MAX_PROBLEMS_LISTED + 1);
+        assert_eq!(problems[0].pointer, "/groups/0/learners/0");
+        assert_eq!(problems[0].line, Some(16));
+        let last = problems.last().unwrap();
+        assert_eq!(
+            last.render("snap.json"),
+            format!(
+                "snap.json: /: and 2345 more problem(s), not listed: the first {MAX_PROBLEMS_LISTED} are above"
+            )
+        );
     }
 }
