@@ -44,12 +44,15 @@ pub async fn run(
         }
     };
     let counts = crate::status::CountsCache::new(STATUS_COUNTS_FRESH_FOR);
-    let console = ConsoleState::new(app.clone(), counts.clone())?.map(console::router);
+    let page_reads = api::PageReads::for_this_machine();
+    let console =
+        ConsoleState::new(app.clone(), counts.clone(), page_reads.clone())?.map(console::router);
     let state = ApiState {
         app: app.clone(),
         tokens: Arc::new(tokens),
         metrics,
         counts,
+        page_reads,
     };
     let mut api = tokio::spawn(api::serve(state, console, listener, api_stop));
 

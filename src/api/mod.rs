@@ -7,11 +7,13 @@
 
 mod error;
 mod groups;
+pub mod lanes;
 pub mod listen;
 mod operator;
 mod schools;
 
 pub use error::{ApiError, BodyLimit, ErrorBody, ErrorCode};
+pub use lanes::PageReads;
 
 use crate::app::App;
 use crate::config::ApiTokens;
@@ -36,6 +38,8 @@ pub struct ApiState {
     pub metrics: Arc<Metrics>,
     /// The status counts, shared by every request for a second or two.
     pub counts: crate::status::CountsCache,
+    /// The permits page reads take (`lanes`), shared with the console's pages.
+    pub page_reads: PageReads,
 }
 
 /// Whose token came with a request.
@@ -129,18 +133,25 @@ impl FromRequestParts<ApiState> for Operator {
 }
 
 /// Every route of CONTRACT §8, each path with its handlers. The router serves these and nothing
-/// else, and each handler is one of [`ApiDoc`]'s paths.
-fn routes() -> Vec<(&'static str, MethodRouter<ApiState>)> {
+/// else, and each handler is one of [`ApiDoc`]'s paths. Page reads take a permit of `pages` first
+/// (`lanes`).
+fn routes(pages: &PageReads) -> Vec<(&'static str, MethodRouter<ApiState>)> {
+    let page = |route: MethodRouter<ApiState>| {
+        route.layer(axum::middleware::from_fn_with_state(
+            pages.clone(),
+            lanes::page_read,
+        ))
+    };
     vec![
-        ("/v1/groups", get(groups::list)),
+        ("/v1/groups", page(get(groups::list))),
         ("/v1/groups/{id}", get(groups::get_one).put(groups::put)),
         ("/v1/groups/{id}/restore", post(groups::restore)),
         ("/v1/sync", post(operator::sync)),
         ("/v1/archive", post(operator::archive)),
         ("/v1/jobs/{id}", get(operator::job)),
-        ("/v1/status", get(operator::status)),
-        ("/v1/audit", get(operator::audit)),
-        ("/v1/schools", get(schools::list)),
+        ("/v1/status", page(get(operator::status))),
+        ("/v1/audit", page(get(operator::audit))),
+        ("/v1/schools", page(get(schools::list))),
         ("/v1/schools/{id}", get(schools::get_one)),
         ("/healthz", get(operator::healthz)),
         ("/metrics", get(operator::metrics)),
@@ -151,13 +162,16 @@ fn routes() -> Vec<(&'static str, MethodRouter<ApiState>)> {
 /// The paths the router serves, with `{id}` parameters as OpenAPI writes them: what a test probes
 /// to find every method the router answers, so none goes undocumented.
 pub fn served_paths() -> Vec<&'static str> {
-    routes().into_iter().map(|(path, _)| path).collect()
+    routes(&PageReads::new(1))
+        .into_iter()
+        .map(|(path, _)| path)
+        .collect()
 }
 
 /// Every route of CONTRACT §8.
 pub fn router(state: ApiState) -> Router {
     let limit = state.app.config.api.max_body_bytes;
-    routes()
+    routes(&state.page_reads)
         .into_iter()
         .fold(Router::new(), |router, (path, methods)| {
             router.route(path, methods)

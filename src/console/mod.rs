@@ -18,7 +18,7 @@ pub mod sign_in;
 use crate::app::App;
 use crate::config::ConsoleConfig;
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use std::sync::Arc;
 
 pub use i18n::{Lang, Texts};
@@ -42,6 +42,8 @@ pub(crate) struct Console {
     /// Sign-ins this host starts, at most [`SIGN_INS_PER_SECOND`]: each writes a row anyone can
     /// ask for without signing in, so a flood must not fill the store.
     pub sign_in_limit: governor::DefaultDirectRateLimiter,
+    /// The permits page reads take, shared with the API's (`api::lanes`).
+    pub page_reads: crate::api::PageReads,
 }
 
 /// Sign-ins started per second per host, and the burst above it. Far above a school morning
@@ -55,6 +57,7 @@ impl ConsoleState {
     pub fn new(
         app: Arc<App>,
         counts: crate::status::CountsCache,
+        page_reads: crate::api::PageReads,
     ) -> anyhow::Result<Option<ConsoleState>> {
         let (Some(config), Some(microsoft)) =
             (app.config.console.clone(), app.config.microsoft.clone())
@@ -71,6 +74,7 @@ impl ConsoleState {
                 sign_in,
                 texts,
                 counts,
+                page_reads,
                 sign_in_limit: governor::RateLimiter::direct(
                     governor::Quota::per_second(nonzero(SIGN_INS_PER_SECOND))
                         .allow_burst(nonzero(SIGN_IN_BURST)),
@@ -88,8 +92,16 @@ fn nonzero(n: u32) -> std::num::NonZeroU32 {
     std::num::NonZeroU32::new(n).unwrap_or(std::num::NonZeroU32::MIN)
 }
 
-/// The console's routes (CONTRACT §9).
+/// The console's routes (CONTRACT §9). Its page reads take a permit as the API's do
+/// (`api::lanes`): a group's page and its live state never wait behind them.
 pub fn router(state: ConsoleState) -> Router {
+    let pages = state.console().page_reads.clone();
+    let page = |route: MethodRouter<ConsoleState>| {
+        route.layer(axum::middleware::from_fn_with_state(
+            pages.clone(),
+            crate::api::lanes::page_read,
+        ))
+    };
     Router::new()
         .route("/", get(pages::home::home))
         .route("/auth/sign-in", get(pages::home::sign_in))
@@ -98,16 +110,19 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/lang/{code}", get(pages::home::switch_language))
         .route("/console.css", get(pages::assets::stylesheet))
         .route("/console.js", get(pages::assets::script))
-        .route("/groups", get(pages::groups::list))
+        .route("/groups", page(get(pages::groups::list)))
         .route("/groups/{id}", get(pages::groups::page))
         .route("/groups/{id}/state", get(pages::groups::state))
         .route("/groups/{id}/restore", post(pages::groups::restore))
         .route("/groups/{id}/resync", post(pages::operator::resync_group))
-        .route("/status", get(pages::operator::status))
-        .route("/schools", get(pages::operator::schools))
+        .route("/status", page(get(pages::operator::status)))
+        .route("/schools", page(get(pages::operator::schools)))
         .route("/schools/{id}/resync", post(pages::operator::resync_school))
-        .route("/archive-preview", get(pages::operator::archive_preview))
-        .route("/audit", get(pages::operator::audit))
+        .route(
+            "/archive-preview",
+            page(get(pages::operator::archive_preview)),
+        )
+        .route("/audit", page(get(pages::operator::audit)))
         .layer(axum::middleware::from_fn(crate::api::log_request))
         .with_state(state)
 }
