@@ -17,10 +17,35 @@ use std::future::Future;
 use std::sync::Arc;
 use tokio::sync::watch;
 
-/// Runs everything until `shutdown` resolves (or a part fails), then stops it all gracefully.
 /// How long `GET /v1/status` may answer with counts already read (see `status::CountsCache`).
 const STATUS_COUNTS_FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// Everything `serve` answers over HTTP: the API and, when `[console]` is configured, the console
+/// beside it, sharing one status cache and one set of page-read permits (`api::lanes`). Public so
+/// that the fuzz target drives exactly the routes `serve` serves.
+pub fn http_routes(
+    app: &Arc<App>,
+    tokens: ApiTokens,
+    metrics: Arc<Metrics>,
+) -> anyhow::Result<axum::Router> {
+    let counts = crate::status::CountsCache::new(STATUS_COUNTS_FRESH_FOR);
+    let page_reads = api::PageReads::for_this_machine();
+    let console =
+        ConsoleState::new(app.clone(), counts.clone(), page_reads.clone())?.map(console::router);
+    let api = api::router(ApiState {
+        app: app.clone(),
+        tokens: Arc::new(tokens),
+        metrics,
+        counts,
+        page_reads,
+    });
+    Ok(match console {
+        Some(console) => api.merge(console),
+        None => api,
+    })
+}
+
+/// Runs everything until `shutdown` resolves (or a part fails), then stops it all gracefully.
 pub async fn run(
     app: Arc<App>,
     tokens: ApiTokens,
@@ -43,18 +68,8 @@ pub async fn run(
             let _ = rx.wait_for(|stop| *stop).await;
         }
     };
-    let counts = crate::status::CountsCache::new(STATUS_COUNTS_FRESH_FOR);
-    let page_reads = api::PageReads::for_this_machine();
-    let console =
-        ConsoleState::new(app.clone(), counts.clone(), page_reads.clone())?.map(console::router);
-    let state = ApiState {
-        app: app.clone(),
-        tokens: Arc::new(tokens),
-        metrics,
-        counts,
-        page_reads,
-    };
-    let mut api = tokio::spawn(api::serve(state, console, listener, api_stop));
+    let routes = http_routes(&app, tokens, metrics)?;
+    let mut api = tokio::spawn(api::listen::serve(listener, routes, api_stop));
 
     let early = tokio::select! {
         _ = shutdown => None,

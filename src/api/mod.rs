@@ -25,7 +25,6 @@ use axum::response::Response;
 use axum::routing::{MethodRouter, get, post};
 use axum::{Extension, Router};
 use secrecy::ExposeSecret;
-use std::future::Future;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 use utoipa::OpenApi;
@@ -206,21 +205,6 @@ pub(crate) async fn log_request(req: Request, next: Next) -> Response {
         "request"
     );
     response
-}
-
-/// Serves the API (and `beside` it, the web console) on `listener` until `shutdown` resolves, then
-/// finishes the requests in flight.
-pub async fn serve(
-    state: ApiState,
-    beside: Option<Router>,
-    listener: tokio::net::TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let routes = match beside {
-        Some(console) => router(state).merge(console),
-        None => router(state),
-    };
-    listen::serve(listener, routes, shutdown).await
 }
 
 /// The OpenAPI document itself (no token needed).
