@@ -5,9 +5,9 @@ use crate::app::App;
 use crate::core::domain::Target;
 use crate::core::job::{JobKind, Lane};
 use crate::core::link::LinkState;
-use crate::store::StoreResult;
+use crate::store::{GroupQuery, StoreResult, StoredGroup};
 use serde::Serialize;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 /// What a forced resync selected.
 #[derive(Debug, Default, Serialize)]
@@ -37,20 +37,41 @@ pub async fn sync(
         .filter(|id| !known_schools.contains(*id))
         .cloned()
         .collect();
-    let all = app.store.groups().await?;
-    let known_groups: HashSet<&str> = all.iter().map(|g| g.group.id.as_str()).collect();
-    s.unknown_groups = groups
-        .iter()
-        .filter(|id| !known_groups.contains(id.as_str()))
-        .cloned()
-        .collect();
     let everything = schools.is_empty() && groups.is_empty();
-    for g in &all {
-        let picked =
-            everything || schools.contains(&g.group.school) || groups.contains(&g.group.id);
-        if !picked {
-            continue;
+    let picked = if everything {
+        app.store.groups().await?
+    } else {
+        // Only the named schools' and groups' rows: a school's resync must not read the whole
+        // tenant (100,000 groups at national size).
+        let mut picked: BTreeMap<String, StoredGroup> = BTreeMap::new();
+        for id in groups {
+            match app.store.group(id).await? {
+                Some(g) => {
+                    picked.insert(g.group.id.clone(), g);
+                }
+                None => s.unknown_groups.push(id.clone()),
+            }
         }
+        for school in schools.iter().filter(|id| known_schools.contains(*id)) {
+            let mut query = GroupQuery {
+                school: Some(school.clone()),
+                limit: 1000,
+                ..GroupQuery::default()
+            };
+            loop {
+                let page = app.store.visible_groups(&query).await?;
+                query.after = page.groups.last().map(|(g, _)| g.group.id.clone());
+                for (g, _) in page.groups {
+                    picked.insert(g.group.id.clone(), g);
+                }
+                if !page.more || query.after.is_none() {
+                    break;
+                }
+            }
+        }
+        picked.into_values().collect()
+    };
+    for g in &picked {
         for link in app.store.links_of(&g.group.id).await? {
             if target.is_some_and(|t| t != link.target) || !g.group.targets.contains(&link.target) {
                 continue;

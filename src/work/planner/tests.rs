@@ -612,6 +612,28 @@ async fn sync_of_a_school_enqueues_its_links_in_the_operator_lane() {
 }
 
 #[tokio::test]
+async fn sync_of_a_school_and_one_of_its_groups_and_another_school_s_group_considers_each_once() {
+    let fx = Fixture::new().await;
+    fx.all_active().await;
+
+    let s = sync(
+        &fx.on(TERM),
+        &[SCHOOL_A.into()],
+        &[MATHS.into(), SCIENCE.into()],
+        None,
+        "operator",
+    )
+    .await
+    .unwrap();
+    // School A's four links (Maths among them, not twice) and Science's one.
+    assert_eq!(s.enqueued, 5);
+    assert_eq!(s.jobs.len(), 5);
+    let jobs = fx.jobs(&s.jobs).await;
+    assert_eq!(jobs.iter().filter(|j| j.group_id == MATHS).count(), 2);
+    assert_eq!(jobs.iter().filter(|j| j.group_id == SCIENCE).count(), 1);
+}
+
+#[tokio::test]
 async fn sync_skips_a_restored_group_with_its_reason() {
     let fx = Fixture::new().await;
     fx.all_active().await;
