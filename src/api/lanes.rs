@@ -4,7 +4,8 @@
 //! pages) costs tens of times what a point read costs (one group's page, its live state while a
 //! Restore runs, one job, one school). With both kinds arriving at once the point reads would
 //! share the CPU with every page in flight and wait as long as they do. Page reads therefore take
-//! a permit from [`PageReads`] first: at most a few of them run at once (two per core), the rest
+//! a permit from [`PageReads`] first: at most a few of them run at once (two per core, at most
+//! four), the rest
 //! wait their turn, in order, without costing CPU; point reads and writes never wait for a permit.
 //! The total work done is the same, it is only ordered: pages keep their own (looser) budgets,
 //! and the portal's polling of a Restore stays quick while a school's staff load View Groups.
@@ -14,6 +15,9 @@ use axum::middleware::Next;
 use axum::response::Response;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
+
+/// Page reads at once, whatever the machine: half the SQLite reader pool.
+pub const MOST_AT_ONCE: usize = 4;
 
 /// The permits page reads share, one set per `serve` process (the API's and the console's pages
 /// take from the same set).
@@ -31,10 +35,12 @@ impl PageReads {
     }
 
     /// Two page reads per core: enough to keep every core busy while one waits on the store, few
-    /// enough that point reads find the CPU free.
+    /// enough that point reads find the CPU free. At most [`MOST_AT_ONCE`]: a page may hold up to
+    /// two connections (the status page reads side by side), and the smaller reader pool (SQLite's)
+    /// has eight, so point reads always find a connection.
     pub fn for_this_machine() -> PageReads {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        PageReads::new(2 * cores)
+        PageReads::new((2 * cores).min(MOST_AT_ONCE))
     }
 
     /// How many page reads could start now (for tests).
@@ -43,7 +49,8 @@ impl PageReads {
     }
 }
 
-/// Middleware for a page-read route: runs the handler, and writes its answer, holding a permit.
+/// Middleware for a page-read route: runs the handler holding a permit. The permit is given back
+/// when the handler has built its answer; sending it does not hold one.
 pub async fn page_read(State(pages): State<PageReads>, req: Request, next: Next) -> Response {
     // The semaphore is never closed, so acquiring only fails if that changes: then serve unlaned.
     let _permit = pages.permits.acquire().await.ok();

@@ -45,16 +45,28 @@ pub struct Config {
 
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Destructured without `..`: a new field must be added here, or this does not compile.
+        let Config {
+            database_url,
+            microsoft,
+            google,
+            worker,
+            import,
+            api,
+            schedule,
+            years,
+            console,
+        } = self;
         f.debug_struct("Config")
-            .field("database_url", &redacted(&self.database_url))
-            .field("microsoft", &self.microsoft)
-            .field("google", &self.google)
-            .field("worker", &self.worker)
-            .field("import", &self.import)
-            .field("api", &self.api)
-            .field("schedule", &self.schedule)
-            .field("years", &self.years)
-            .field("console", &self.console)
+            .field("database_url", &redacted(database_url))
+            .field("microsoft", microsoft)
+            .field("google", google)
+            .field("worker", worker)
+            .field("import", import)
+            .field("api", api)
+            .field("schedule", schedule)
+            .field("years", years)
+            .field("console", console)
             .finish()
     }
 }

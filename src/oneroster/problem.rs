@@ -173,7 +173,7 @@ mod tests {
         assert_eq!(
             list.last().unwrap().render("set.zip"),
             format!(
-                "set.zip: -: and 10 more problem(s), not listed: the first {MAX_PROBLEMS_LISTED} are above"
+                "set.zip: -: and 10 more problem(s), not listed: the first {MAX_PROBLEMS_LISTED} found are above"
             )
         );
     }

@@ -244,7 +244,7 @@ async fn a_set_of_endless_mistakes_lists_the_first_ten_thousand_and_stores_nothi
     );
     assert_eq!(
         lines[10_000],
-        format!("{s}: -: and 2000 more problem(s), not listed: the first 10000 are above")
+        format!("{s}: -: and 2000 more problem(s), not listed: the first 10000 found are above")
     );
     assert_eq!(
         lines[10_001],

@@ -37,7 +37,9 @@ pub const MAX_PROBLEMS_LISTED: usize = 10_000;
 
 /// The last problem of a list cut at [`MAX_PROBLEMS_LISTED`].
 pub fn unlisted_message(unlisted: u64) -> String {
-    format!("and {unlisted} more problem(s), not listed: the first {MAX_PROBLEMS_LISTED} are above")
+    format!(
+        "and {unlisted} more problem(s), not listed: the first {MAX_PROBLEMS_LISTED} found are above"
+    )
 }
 
 /// "N problem(s)" for a refused file's closing line, given how many problems were listed: a list
@@ -415,7 +417,7 @@ mod tests {
         assert_eq!(
             last.render("snap.json"),
             format!(
-                "snap.json: /: and 2345 more problem(s), not listed: the first {MAX_PROBLEMS_LISTED} are above"
+                "snap.json: /: and 2345 more problem(s), not listed: the first {MAX_PROBLEMS_LISTED} found are above"
             )
         );
     }
